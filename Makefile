@@ -1,0 +1,46 @@
+# runbook.rollback: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Python output shows up as it happens in CI logs.
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup lint unit integration molecule test demo demo-down clean
+
+help:
+	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
+	@echo "make test   - install what is missing, then lint and every test"
+	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
+	@echo "make lint   - ansible-lint (production profile) and ruff"
+	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
+
+setup:
+	@bash scripts/setup.sh
+
+lint: setup
+	ansible-lint --profile production
+	ruff check .
+
+unit: setup
+	pytest -q tests/unit
+
+integration: setup
+	pytest -q -x tests/integration
+
+molecule: setup
+	molecule test --scenario-name default
+
+test: lint unit integration molecule
+
+demo: setup
+	python demo/run_demo.py
+
+demo-down:
+	@if [ -f .demo/app/docker-compose.prod.yml ]; then \
+	  docker compose -p mysaas-staging -f .demo/app/docker-compose.prod.yml down --remove-orphans; fi
+
+clean: demo-down
+	rm -rf .demo .collections

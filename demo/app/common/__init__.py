@@ -1,0 +1,1 @@
+"""Code shared by every My-SaaS-Chat service: config, HTTP plumbing, DB, sessions."""

@@ -1,0 +1,28 @@
+"""Redis client shared by a service's threads (redis-py pools its connections itself)."""
+
+import redis
+
+from common import config
+
+_client = None
+
+
+def client():
+    global _client
+    if _client is None:
+        _client = redis.Redis(
+            host=config.get("REDIS_HOST", "redis"),
+            port=config.get_int("REDIS_PORT", 6379),
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            decode_responses=True,
+        )
+    return _client
+
+
+def ping():
+    try:
+        client().ping()
+        return None
+    except redis.RedisError as exc:
+        return f"redis unavailable ({exc.__class__.__name__})"

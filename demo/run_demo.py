@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""`make demo`: the local staging stack meets a broken release and Procedure A rolls it back.
+
+Runs the collection's own playbooks against inventory/local, with user traffic flowing through
+the gateway the whole time, then prints what an on-call engineer wants to know: which versions
+ran, how long each runbook step took, and how much downtime the traffic saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / ".demo"
+GATEWAY = "http://127.0.0.1:18080"
+GOOD, BROKEN = "v1.2.3", "v1.2.4"
+
+
+def banner(text: str) -> None:
+    print(f"\n\033[1m=== {text}\033[0m", flush=True)
+
+
+def playbook(name: str, *args: str, step: str) -> tuple[int, float, dict]:
+    """Run a playbook with its output on the terminal; return rc, seconds and its timeline."""
+    timeline_dir = DEMO / "timelines" / step
+    env = dict(os.environ, RUNBOOK_TIMELINE_DIR=str(timeline_dir), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook")]
+    cmd += [f"playbooks/{name}.yml", *args]
+    print("$ " + " ".join(["ansible-playbook", *cmd[1:]]), flush=True)
+    started = time.monotonic()
+    rc = subprocess.call(cmd, cwd=ROOT, env=env)
+    elapsed = time.monotonic() - started
+    latest = timeline_dir / "latest.json"
+    return rc, elapsed, json.loads(latest.read_text()) if latest.exists() else {}
+
+
+class Traffic:
+    """The bounded traffic generator, in the background while a playbook runs."""
+
+    def __init__(self, name: str):
+        self.out = DEMO / f"traffic-{name}.json"
+        self.out.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "demo" / "traffic.py"), "--url", GATEWAY, "--duration", "900",
+             "--rate", "20", "--out", str(self.out)],
+            cwd=ROOT, stdout=subprocess.DEVNULL,
+        )
+        time.sleep(2)  # a couple of seconds of baseline traffic before the change
+
+    def stop(self) -> dict:
+        time.sleep(2)  # and a couple after it, so recovery shows in the figures
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        return json.loads(self.out.read_text()) if self.out.exists() else {}
+
+
+def steps_table(timeline: dict) -> list[str]:
+    return [f"    {s['name']:<16}{s['duration']:>7.1f} s  {s['status']}" for s in timeline.get("steps", [])]
+
+
+def traffic_line(result: dict) -> str:
+    if not result:
+        return "no traffic figures"
+    return (
+        f"{result['requests']} requests, {result['failed']} failed ({result['error_rate']:.1f} %), "
+        f"unavailable {result['unavailable_seconds']:.2f} s in total, longest outage "
+        f"{result['longest_outage_seconds']:.2f} s"
+    )
+
+
+def main() -> int:
+    DEMO.mkdir(exist_ok=True)
+
+    banner(f"1/4 Deploy the good release {GOOD} on the local staging stack")
+    rc, _, _ = playbook("deploy", "-e", f"version={GOOD}", step="deploy-good")
+    if rc != 0:
+        print(f"demo: deploying {GOOD} failed (exit {rc}); see the output above", file=sys.stderr)
+        return 1
+
+    banner(f"2/4 Deploy the broken release {BROKEN} with traffic flowing; verification must fail")
+    traffic = Traffic("deploy-broken")
+    rc, _, _ = playbook("deploy", "-e", f"version={BROKEN}", step="deploy-broken")
+    broken_traffic = traffic.stop()
+    if rc == 0:
+        print(f"demo: {BROKEN} passed verification, but it should not have", file=sys.stderr)
+        return 1
+    print(f"--> {BROKEN} failed verification, as it should (exit {rc}); traffic: {traffic_line(broken_traffic)}")
+
+    banner("3/4 Procedure A, with no version: the history names the last known good release")
+    traffic = Traffic("rollback")
+    rc, seconds, timeline = playbook("procedure_a", step="procedure-a")
+    rollback_traffic = traffic.stop()
+    if rc != 0:
+        print(f"demo: Procedure A failed (exit {rc}); see the output above", file=sys.stderr)
+        return 1
+
+    banner("4/4 Verify the running stack on its own")
+    rc_verify, _, _ = playbook("verify", "-e", f"version={GOOD}", step="verify")
+
+    history = [json.loads(line) for line in (DEMO / "state" / "deployments.jsonl").read_text().splitlines()]
+    banner("Summary")
+    print(f"  versions:   {GOOD} (good) -> {BROKEN} (broken, failed verification) -> "
+          f"{history[-1]['version']} (Procedure A, {history[-1]['result']})")
+    print(f"  Procedure A took {seconds:.1f} s end to end (runbook budget: 5-10 min); per step:")
+    print("\n".join(steps_table(timeline)))
+    print(f"  traffic during the broken deploy: {traffic_line(broken_traffic)}")
+    print(f"  traffic during the rollback:      {traffic_line(rollback_traffic)}")
+    print(f"  final verification: {'passed' if rc_verify == 0 else 'FAILED'}")
+    print("  next: . .venv/bin/activate && ansible-playbook playbooks/deploy.yml -e version=v1.2.4")
+    return 0 if rc_verify == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

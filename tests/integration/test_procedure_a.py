@@ -1,0 +1,164 @@
+"""Procedure A end to end on a real Docker stack, in the order an on-call engineer lives it.
+
+The tests of this module share one stack and run in file order: deploy the good release,
+deploy the broken one, roll back, and then try the ways a rollback must refuse to start.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+DATA_SERVICES = ("postgres", "redis")
+
+
+def test_deploy_good_release(stack):
+    run = stack.playbook("deploy", version="v1.2.3")
+    assert run.rc == 0, run.output
+    status, health = stack.get("/health")
+    assert (status, health["version"]) == (200, "v1.2.3")
+    assert [(e["version"], e["result"]) for e in stack.history()] == [("v1.2.3", "verified")]
+    assert "RUNBOOK TIMELINE" in run.output
+
+
+def test_broken_release_fails_verification(stack):
+    run = stack.playbook("deploy", version="v1.2.4")
+    assert run.rc != 0
+    assert "verification failed" in run.output
+    assert "smoke" in run.output.split("verification failed", 1)[1]
+    status, health = stack.get("/health")
+    assert health["version"] == "v1.2.4"
+    assert stack.history()[-1]["version"] == "v1.2.4"
+    assert stack.history()[-1]["result"] == "failed"
+
+
+def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
+    before = stack.containers()
+    run = stack.playbook("procedure_a", version="v1.2.3")
+    assert run.rc == 0, run.output
+    after = stack.containers()
+
+    status, health = stack.get("/health")
+    assert (status, health["version"]) == (200, "v1.2.3")
+    for service in ("auth", "chats", "billing", "analytics"):
+        code, body = stack.get(f"/api/{service}/health")
+        assert (code, body.get("version")) == (200, "v1.2.3"), service
+    for service in DATA_SERVICES:
+        assert after[service] == before[service], f"{service} was restarted"
+    assert after["chat-service"] != before["chat-service"]
+    last = stack.history()[-1]
+    assert (last["version"], last["action"], last["result"], last["from_version"]) == (
+        "v1.2.3", "rollback", "verified", "v1.2.4"
+    )
+    assert "PASS  smoke" in run.output
+
+
+def test_procedure_a_again_changes_nothing(stack):
+    before = stack.containers()
+    history = stack.history()
+    run = stack.playbook("procedure_a", version="v1.2.3")
+    assert run.rc == 0, run.output
+    assert run.changed == 0, run.output
+    assert stack.containers() == before
+    assert stack.history() == history
+
+
+def test_procedure_a_without_version_takes_last_known_good(stack):
+    assert stack.playbook("deploy", version="v1.2.4").rc != 0
+    run = stack.playbook("procedure_a")
+    assert run.rc == 0, run.output
+    assert "Target v1.2.3 (last known good" in run.output
+    assert stack.get("/health")[1]["version"] == "v1.2.3"
+
+
+@pytest.fixture
+def broken_stack(stack):
+    """The stack on the broken release, so that a rollback would restart things."""
+    if stack.get("/health")[1].get("version") != "v1.2.4":
+        assert stack.playbook("deploy", version="v1.2.4").rc != 0
+    return stack
+
+
+def assert_refused(stack, before, run, message):
+    assert run.rc != 0
+    assert message in run.output, run.output
+    assert stack.containers() == before, "a container was stopped or recreated"
+    assert stack.get("/health")[1]["version"] == "v1.2.4"
+
+
+def test_missing_tag_is_refused_with_nothing_restarted(broken_stack):
+    before = broken_stack.containers()
+    run = broken_stack.playbook("procedure_a", version="v9.9.9")
+    assert_refused(broken_stack, before, run, "tag v9.9.9 not found")
+
+
+@pytest.mark.parametrize("bad", ["1.2.3", "v1.2", "latest", "v1.2.3;touch {marker}", "v1.2.3 --force"])
+def test_malformed_version_is_refused_with_nothing_restarted(broken_stack, bad, tmp_path):
+    marker = tmp_path / "injected"
+    before = broken_stack.containers()
+    run = broken_stack.playbook("procedure_a", version=bad.format(marker=marker))
+    assert_refused(broken_stack, before, run, "invalid version")
+    assert not marker.exists()
+
+
+def test_shell_metacharacters_on_the_command_line_are_refused(broken_stack, tmp_path):
+    marker = tmp_path / "injected"
+    before = broken_stack.containers()
+    run = broken_stack.playbook("procedure_a", "-e", f"version=v1.2.3;touch {marker}")
+    assert_refused(broken_stack, before, run, "invalid version")
+    assert not marker.exists()
+
+
+def test_held_lock_is_refused_with_nothing_restarted(broken_stack):
+    lock = Path(broken_stack.state_dir) / "lock"
+    holder = {
+        "run_id": f"other-{uuid.uuid4().hex[:6]}",
+        "owner": {"procedure": "A", "version": "v1.2.2", "user": "alice"},
+        "host": "elsewhere",
+        "pid": 1,
+        "acquired_at": "2026-11-28T10:00:00Z",
+    }
+    lock.write_text(json.dumps(holder))
+    try:
+        before = broken_stack.containers()
+        run = broken_stack.playbook("procedure_a", version="v1.2.3")
+        assert_refused(broken_stack, before, run, "holds the lock")
+        assert "alice" in run.output
+        assert json.loads(lock.read_text())["run_id"] == holder["run_id"], "the other run's lock was touched"
+    finally:
+        lock.unlink()
+
+
+def test_unreachable_origin_falls_back_to_local_tags(broken_stack):
+    broken_stack_git = ["git", "-C", str(broken_stack.app_dir)]
+    url = subprocess.run([*broken_stack_git, "remote", "get-url", "origin"], capture_output=True, text=True).stdout
+    subprocess.run([*broken_stack_git, "remote", "set-url", "origin", "/nonexistent/origin.git"], check=True)
+    try:
+        run = broken_stack.playbook("procedure_a", version="v1.2.3")
+        assert run.rc == 0, run.output
+        assert "could not fetch from origin" in run.output
+        assert broken_stack.get("/health")[1]["version"] == "v1.2.3"
+    finally:
+        subprocess.run([*broken_stack_git, "remote", "set-url", "origin", url.strip()], check=True)
+
+
+def test_full_stop_mode_stops_everything_first(stack):
+    assert stack.playbook("deploy", version="v1.2.4").rc != 0
+    before = stack.containers()
+    run = stack.playbook("procedure_a", "-e", "stop_mode=full", version="v1.2.3")
+    assert run.rc == 0, run.output
+    after = stack.containers()
+    for service in DATA_SERVICES:
+        assert after[service] != before[service], f"full mode left {service} running"
+    assert stack.get("/health")[1]["version"] == "v1.2.3"
+
+
+def test_timeline_records_each_step(stack):
+    latest = json.loads((Path(stack.timelines) / "latest.json").read_text())
+    names = [s["name"] for s in latest["steps"]]
+    assert names[:5] == ["preflight", "stop", "checkout", "staged_restart", "verify"]
+    assert all(s["status"] == "ok" for s in latest["steps"][:5])
