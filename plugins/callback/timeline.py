@@ -128,6 +128,7 @@ class CallbackModule(CallbackBase):
         self.version = None
         self.started = time.time()
         self.steps = {}
+        self.disabled = False
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -148,7 +149,11 @@ class CallbackModule(CallbackBase):
             step.counts[outcome] += 1
 
     def v2_playbook_on_start(self, playbook):
-        self.playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
+        name = getattr(playbook, "_file_name", "") or "playbook"
+        # Ad-hoc commands run through a synthetic playbook; a timeline there is only noise
+        # (and would corrupt machine-readable stdout such as the json callback's).
+        self.disabled = name == "__adhoc_playbook__"
+        self.playbook = os.path.basename(name)
         self.started = time.time()
 
     def v2_playbook_on_play_start(self, play):
@@ -239,6 +244,8 @@ class CallbackModule(CallbackBase):
         return path
 
     def v2_playbook_on_stats(self, stats):
+        if self.disabled:
+            return
         data = self.timeline(stats, time.time())
         self._display.display(self._table(data), screen_only=True)
         directory = self.get_option("dir")

@@ -71,13 +71,17 @@ def _give_back(conn, broken):
     conn.close()
 
 
+def dict_cursor(conn):
+    return conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+
+
 @contextlib.contextmanager
 def cursor():
     """A dict cursor inside one transaction: committed on success, rolled back on error."""
     conn = _take()
     broken = False
     try:
-        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        with dict_cursor(conn) as cur:
             yield cur
         conn.commit()
     except (psycopg2.OperationalError, psycopg2.InterfaceError):

@@ -4,6 +4,9 @@ import redis
 
 from common import config
 
+# Re-exported so services can catch redis failures without importing redis themselves.
+Error = redis.RedisError
+
 _client = None
 
 

@@ -2,8 +2,6 @@
 
 import json
 
-import psycopg2
-
 from common import db, log, passwords, redisconn, sessions, startup, web
 from common.web import HttpError
 
@@ -26,15 +24,17 @@ class Handler(web.JsonHandler):
         password = web.required_field(data, "password", 200)
         if "@" not in email:
             raise HttpError(400, "field 'email' must be an email address")
-        try:
-            with db.cursor() as cur:
-                cur.execute(
-                    "INSERT INTO users (email, password_hash) VALUES (%s, %s) RETURNING id",
-                    (email, passwords.hash_password(password)),
-                )
-                user_id = cur.fetchone()["id"]
-        except psycopg2.errors.UniqueViolation as exc:
-            raise HttpError(409, "email already registered") from exc
+        # ON CONFLICT rather than catching the unique violation: PostgreSQL logs a failing
+        # statement with its values, and this one carries the password hash.
+        with db.cursor() as cur:
+            cur.execute(
+                "INSERT INTO users (email, password_hash) VALUES (%s, %s) ON CONFLICT (email) DO NOTHING RETURNING id",
+                (email, passwords.hash_password(password)),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise HttpError(409, "email already registered")
+        user_id = row["id"]
         job = {"kind": "welcome", "user_id": user_id, "to": email}
         redisconn.client().lpush(EMAIL_QUEUE, json.dumps(job))
         log.info("registered user", user_id=user_id)

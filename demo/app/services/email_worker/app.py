@@ -3,8 +3,6 @@
 import json
 import threading
 
-import redis
-
 from common import config, log, redisconn, startup, web
 
 SERVICE = "email-worker"
@@ -24,7 +22,7 @@ class Worker(threading.Thread):
                 # A short block keeps shutdown quick: the loop re-checks `stopping` every second.
                 item = redisconn.client().brpop(QUEUE, timeout=1)
                 self.last_error = None
-            except redis.RedisError as exc:
+            except redisconn.Error as exc:
                 self.last_error = exc.__class__.__name__
                 self.stopping.wait(1)
                 continue

@@ -1,0 +1,66 @@
+"""Shared fixtures: make the checkout importable as ansible_collections.runbook.rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _collections_root():
+    root = REPO_ROOT / ".collections"
+    if (root / "ansible_collections" / "runbook" / "rollback" / "plugins").is_dir():
+        return root
+    # A fresh clone without `make setup`: link the checkout into a throwaway tree instead of
+    # touching the repository.
+    tmp = Path(tempfile.mkdtemp(prefix="runbook-collections-"))
+    ns = tmp / "ansible_collections" / "runbook"
+    ns.mkdir(parents=True)
+    (ns / "rollback").symlink_to(REPO_ROOT)
+    return tmp
+
+
+COLLECTIONS_ROOT = _collections_root()
+if str(COLLECTIONS_ROOT) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS_ROOT))
+
+
+def ansible_env(**extra):
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_ROOT),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        PATH="%s%s%s" % (VENV_BIN, os.pathsep, env.get("PATH", "")),
+    )
+    env.update(extra)
+    return env
+
+
+def run_module(name, args, check=False, timeout=120):
+    """Run runbook.rollback.<name> through `ansible localhost` from the repo root; return its result dict."""
+    argv = [str(VENV_BIN / "ansible"), "localhost", "-m", "runbook.rollback.%s" % name, "-a", json.dumps(args)]
+    if check:
+        argv.append("--check")
+    proc = subprocess.run(argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible output is not JSON:\n%s\n%s" % (proc.stdout, proc.stderr)) from None
+    return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@pytest.fixture
+def ansible_module():
+    return run_module
