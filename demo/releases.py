@@ -185,7 +185,8 @@ RELEASES = [
             Edit("migrations/0003_chat_storage_v2.sql", None, CHAT_STORAGE_V2_MIGRATION),
             Edit(
                 "services/chat/app.py",
-                "            row = cur.fetchone()\n        return 201, iso(dict(row), \"created_at\")\n\n    @staticmethod",
+                "            row = cur.fetchone()\n"
+                '        return 201, iso(dict(row), "created_at")\n\n    @staticmethod',
                 "            row = cur.fetchone()\n"
                 '            cur.execute("UPDATE chats SET last_activity_at = now() WHERE id = %s", (chat_id,))\n'
                 '        return 201, iso(dict(row), "created_at")\n\n    @staticmethod',
@@ -246,7 +247,7 @@ def apply_edit(tree, edit, version):
     text = path.read_text()
     count = text.count(edit.old)
     if count != 1:
-        raise ReleaseError(f"{version}: edit of {edit.path} matches {count} times, expected exactly 1: {edit.old[:60]!r}")
+        raise ReleaseError(f"{version}: edit of {edit.path} matches {count} times, not once: {edit.old[:60]!r}")
     path.write_text(text.replace(edit.old, edit.new))
 
 
@@ -256,7 +257,8 @@ def bump_version(tree, old, new):
     text = compose.read_text()
     count = text.count(old)
     if count != VERSION_MENTIONS_IN_COMPOSE:
-        raise ReleaseError(f"{new}: {COMPOSE_FILE} mentions {old} {count} times, expected {VERSION_MENTIONS_IN_COMPOSE}")
+        expected = VERSION_MENTIONS_IN_COMPOSE
+        raise ReleaseError(f"{new}: {COMPOSE_FILE} mentions {old} {count} times, expected {expected}")
     compose.write_text(text.replace(old, new))
 
 
@@ -298,13 +300,20 @@ def build(dest, origin, checkout):
         previous = release.version
 
     if origin.exists() and any(origin.iterdir()):
-        if git(origin, "rev-parse", "--is-bare-repository").strip() != "true":
+        try:
+            bare = git(origin, "rev-parse", "--is-bare-repository").strip() == "true"
+        except ReleaseError:
+            bare = False
+        if not bare:
             raise ReleaseError(f"origin {origin} exists and is not a bare git repository")
     else:
         origin.mkdir(parents=True, exist_ok=True)
         git(origin, "init", "--quiet", "--bare", "--initial-branch=main", env=env0)
     git(dest, "remote", "add", "origin", str(origin))
-    git(dest, "push", "--quiet", "origin", "refs/heads/main:refs/heads/main", "refs/tags/*:refs/tags/*", env=env0)
+    try:
+        git(dest, "push", "--quiet", "origin", "refs/heads/main:refs/heads/main", "refs/tags/*:refs/tags/*", env=env0)
+    except ReleaseError as exc:
+        raise ReleaseError(f"{origin} holds a different release history ({exc}); remove it or pass --origin") from None
     git(dest, "fetch", "--quiet", "origin", env=env0)
     git(dest, "branch", "--quiet", "--set-upstream-to=origin/main", "main")
     git(dest, "checkout", "--quiet", "--detach", checkout)
@@ -329,7 +338,14 @@ def main(argv=None):
         if set(TAGS) <= have:
             print(f"releases: {args.dest} already has {', '.join(TAGS)}; nothing to do")
             return 0
-        build(args.dest, args.origin, args.checkout)
+        fresh = [p for p in (args.dest, args.origin) if not p.exists() or not any(p.iterdir())]
+        try:
+            build(args.dest, args.origin, args.checkout)
+        except BaseException:
+            # Leave no half-built repository behind: the next run would take it for a finished one.
+            for path in fresh:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
     except (ReleaseError, OSError) as exc:
         print(f"releases: error: {exc}", file=sys.stderr)
         return 1

@@ -222,9 +222,10 @@ class CallbackModule(CallbackBase):
         if data["version"]:
             title += " version %s" % data["version"]
         lines = [title]
-        for s in data["steps"]:
-            lines.append("  %-*s %9.1fs  %s" % (width, s["name"], s["duration"], s["status"]))
-        lines.append("  %-*s %9.1fs  %s" % (width, "total", data["duration"], data["status"]))
+        rows = [(s["name"], s["duration"], s["status"]) for s in data["steps"]]
+        rows.append(("total", data["duration"], data["status"]))
+        for name, duration, status in rows:
+            lines.append("  %s %9.1fs  %s" % (name.ljust(width), float(duration), status))
         return "\n".join(lines)
 
     def _write(self, directory, data):

@@ -67,6 +67,7 @@ def _normalise(obj):
     return {
         "service": obj.get("Service") or "",
         "name": obj.get("Name") or "",
+        "image": obj.get("Image") or "",
         "state": (obj.get("State") or "").lower(),
         "health": (health or "").lower(),
         "exit_code": int(exit_code) if isinstance(exit_code, (int, float)) or str(exit_code).isdigit() else None,

@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 
-from ansible_collections.runbook.rollback.plugins.module_utils.compose import compose_services, built_images
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import built_images, compose_services
 from ansible_collections.runbook.rollback.plugins.module_utils.versions import (
     DEFAULT_VERSION_PATTERN,
     quote,
@@ -23,13 +23,14 @@ from ansible_collections.runbook.rollback.plugins.module_utils.versions import (
     validate_version,
 )
 
-# Never let git stop and wait for a password or a host-key prompt: an unattended rollback
-# would hang there instead of falling back to local tags.
+# Never let git stop and wait for a password: an unattended rollback would hang there instead
+# of falling back to local tags. GIT_SSH_COMMAND is deliberately not set, because it would
+# override a deploy key configured with core.sshCommand; the fetch timeout bounds ssh instead.
+# LC_ALL=C keeps git's messages in the English the warnings quote.
 GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ASKPASS": "/bin/false",
     "SSH_ASKPASS": "/bin/false",
-    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=10",
     "LC_ALL": "C",
 }
 
@@ -120,7 +121,8 @@ class GitRelease:
             raise GitReleaseError("repo %s is not a directory" % self.repo)
         rc, out, err = self.git("rev-parse", "--is-inside-work-tree")
         if rc != 0 or out.strip() != "true":
-            raise GitReleaseError("%s is not a git work tree (%s)" % (self.repo, short_reason(err) if rc else "bare repository"))
+            why = short_reason(err) if rc else "bare repository"
+            raise GitReleaseError("%s is not a git work tree (%s)" % (self.repo, why))
 
     def fetch_tags(self, remote):
         rc, _out, err = self.git("fetch", "--tags", "--force", "--", remote, timeout=self.fetch_timeout)

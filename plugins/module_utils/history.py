@@ -44,7 +44,7 @@ def parse_lines(text, source="history"):
 def read_history(path):
     """(entries, warnings); a missing file is an empty history (first deploy on a host)."""
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read()
     except FileNotFoundError:
         return [], []
@@ -92,7 +92,8 @@ def last_known_good(entries, exclude_version=None):
     bad = bad_versions(entries)
     current = exclude_version or (entries[-1]["version"] if entries else None)
     if not entries:
-        return {"last_good": None, "reason": "no deployment history yet", "bad_versions": [], "current_version": current}
+        return {"last_good": None, "reason": "no deployment history yet", "bad_versions": [],
+                "current_version": current}
     for e in reversed(entries):
         version = e["version"]
         if e.get("result") != VERIFIED or version == current or version in bad:

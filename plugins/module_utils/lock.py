@@ -47,7 +47,7 @@ def parse_lock(text, path):
 def read_lock(path):
     """The parsed lock, or None when there is none; raises LockError when it cannot be read."""
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read()
     except FileNotFoundError:
         return None

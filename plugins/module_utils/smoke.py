@@ -16,7 +16,8 @@ from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import
 FLOWS = ("register", "login", "create_chat", "send_message", "billing_checkout")
 PREREQUISITE = {"login": "register", "create_chat": "login", "send_message": "create_chat", "billing_checkout": "login"}
 
-_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(r"(?=.{1,253}$)%s(?:\.%s)*" % (_LABEL, _LABEL))
 
 
 class SmokeError(ValueError):
@@ -113,7 +114,8 @@ def run_flows(base_url, flows=FLOWS, timeout=5.0, email_domain="example.test", p
             if not error:
                 state["chat_id"] = str(resp["json"]["id"])
         elif name == "send_message":
-            resp = post("/api/chats/%s/messages" % urllib.parse.quote(state["chat_id"], safe=""), {"body": "smoke check"}, state["token"])
+            chat = urllib.parse.quote(state["chat_id"], safe="")
+            resp = post("/api/chats/%s/messages" % chat, {"body": "smoke check"}, state["token"])
             error = _expect(resp, 201)
         else:
             resp = post("/api/billing/checkout", {"plan": "pro"}, state["token"])

@@ -77,7 +77,9 @@ acquired:
   type: bool
   sample: true
 holder:
-  description: Content of the lock file (ours after taking it, the removed one after releasing, another run's when held).
+  description:
+    - Content of the lock file, or null when there is none.
+    - Ours after taking it, the removed one after releasing it, another run's when that run holds it.
   returned: always
   type: dict
   sample:
@@ -115,7 +117,8 @@ def main():
     except LockError as exc:
         module.fail_json(msg=str(exc), holder=exc.holder, acquired=False)
     except OSError as exc:
-        module.fail_json(msg="cannot manage lock file %s: %s" % (p["path"], exc.strerror or exc), holder=None, acquired=False)
+        module.fail_json(msg="cannot manage lock file %s: %s" % (p["path"], exc.strerror or exc), holder=None,
+                         acquired=False)
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(**result)

@@ -30,8 +30,7 @@ def test_broken_release_fails_verification(stack):
     assert run.rc != 0
     assert "verification failed" in run.output
     assert "smoke" in run.output.split("verification failed", 1)[1]
-    status, health = stack.get("/health")
-    assert health["version"] == "v1.2.4"
+    assert stack.get("/health")[1]["version"] == "v1.2.4"
     assert stack.history()[-1]["version"] == "v1.2.4"
     assert stack.history()[-1]["result"] == "failed"
 

@@ -84,7 +84,8 @@ LAST_GOOD_CASES = {
 }
 
 
-@pytest.mark.parametrize("entries, exclude, last_good, bad, reason", LAST_GOOD_CASES.values(), ids=LAST_GOOD_CASES.keys())
+@pytest.mark.parametrize("entries, exclude, last_good, bad, reason", LAST_GOOD_CASES.values(),
+                         ids=LAST_GOOD_CASES.keys())
 def test_last_known_good(entries, exclude, last_good, bad, reason):
     got = last_known_good(entries, exclude)
     assert got["last_good"] == last_good
@@ -165,7 +166,9 @@ def test_make_entry_adds_at_but_keeps_given():
     assert make_entry({"version": "v1"})["at"].endswith("Z")
 
 
-@pytest.mark.parametrize("limit, expected", [(2, ["v3", "v4"]), (10, ["v1", "v2", "v3", "v4"]), (0, ["v1", "v2", "v3", "v4"])])
+@pytest.mark.parametrize(
+    "limit, expected", [(2, ["v3", "v4"]), (10, ["v1", "v2", "v3", "v4"]), (0, ["v1", "v2", "v3", "v4"])]
+)
 def test_summarise_limit(limit, expected):
     entries = [dep("v1"), dep("v2"), dep("v3"), dep("v4", "failed")]
     got = summarise(entries, limit=limit)
@@ -175,6 +178,7 @@ def test_summarise_limit(limit, expected):
     assert got["last_good"] == "v3"
 
 
+@pytest.mark.functional
 def test_module_record_and_query(tmp_path, ansible_module):
     path = str(tmp_path / "h" / "deployments.jsonl")
     res = ansible_module("deploy_history", {"path": path, "state": "record",

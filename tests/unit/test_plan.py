@@ -35,7 +35,12 @@ def running(service, image, state="running"):
                 running("api-gateway", "mysaas/api-gateway:v1.2.3"),
                 running("legacy-worker", "mysaas/legacy-worker:v1.2.4"),
             ],
-            {"keep": ["api-gateway", "postgres"], "replace": [], "start": ["chat-service"], "remove": ["legacy-worker"]},
+            {
+                "keep": ["api-gateway", "postgres"],
+                "replace": [],
+                "start": ["chat-service"],
+                "remove": ["legacy-worker"],
+            },
             id="exited-is-started-and-orphan-removed",
         ),
         pytest.param(

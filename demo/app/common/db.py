@@ -23,7 +23,7 @@ def dsn_kwargs(host=None, port=None):
         "user": config.get("DB_USER", "saas"),
         "password": config.get("DB_PASSWORD", ""),
         "connect_timeout": config.get_int("DB_CONNECT_TIMEOUT", 2),
-        "application_name": log.SERVICE,
+        "application_name": log.service(),
     }
 
 

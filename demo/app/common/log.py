@@ -4,12 +4,15 @@ import json
 import sys
 import time
 
-SERVICE = "app"
+_state = {"service": "app"}
 
 
 def setup(service):
-    global SERVICE
-    SERVICE = service
+    _state["service"] = service
+
+
+def service():
+    return _state["service"]
 
 
 def info(msg, **fields):
@@ -23,5 +26,5 @@ def error(msg, **fields):
 def _emit(level, msg, fields):
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     extra = " ".join(f"{k}={json.dumps(v)}" for k, v in fields.items())
-    line = f"{stamp} {level} {SERVICE}: {msg}" + (f" {extra}" if extra else "")
+    line = f"{stamp} {level} {_state['service']}: {msg}" + (f" {extra}" if extra else "")
     print(line, file=sys.stdout, flush=True)

@@ -97,7 +97,8 @@ def main(argv=None):
         names = up()
         print(f"applied {len(names)} migration(s)" + (": " + ", ".join(names) if names else ""))
         return 0
-    except Exception as exc:  # noqa: BLE001 - a CLI: one clear line, no traceback with connection details
+    except Exception as exc:
+        # A CLI: one clear line rather than a traceback that may show connection details.
         print(f"migrate: {args.command} failed: {exc.__class__.__name__}: {str(exc).strip()[:300]}", file=sys.stderr)
         return 2
 

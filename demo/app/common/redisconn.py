@@ -1,5 +1,7 @@
 """Redis client shared by a service's threads (redis-py pools its connections itself)."""
 
+import functools
+
 import redis
 
 from common import config
@@ -7,20 +9,16 @@ from common import config
 # Re-exported so services can catch redis failures without importing redis themselves.
 Error = redis.RedisError
 
-_client = None
 
-
+@functools.cache
 def client():
-    global _client
-    if _client is None:
-        _client = redis.Redis(
-            host=config.get("REDIS_HOST", "redis"),
-            port=config.get_int("REDIS_PORT", 6379),
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            decode_responses=True,
-        )
-    return _client
+    return redis.Redis(
+        host=config.get("REDIS_HOST", "redis"),
+        port=config.get_int("REDIS_PORT", 6379),
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        decode_responses=True,
+    )
 
 
 def ping():

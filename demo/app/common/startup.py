@@ -15,6 +15,7 @@ def prepare(service, needs_db=True):
         applied = migrate.up()
         if applied:
             log.info("migrations applied", versions=applied)
-    except Exception as exc:  # noqa: BLE001 - exit non-zero so the restart policy retries
+    except Exception as exc:
+        # Exit non-zero so the restart policy tries again.
         log.error("startup failed", error=exc.__class__.__name__, detail=str(exc)[:300])
         sys.exit(1)

@@ -3,7 +3,12 @@
 from common import db, startup, web
 
 SERVICE = "analytics-service"
-TABLES = ("users", "chats", "messages", "subscriptions")
+SUMMARY = """
+SELECT (SELECT count(*) FROM users) AS users,
+       (SELECT count(*) FROM chats) AS chats,
+       (SELECT count(*) FROM messages) AS messages,
+       (SELECT count(*) FROM subscriptions) AS subscriptions
+"""
 
 
 class Handler(web.JsonHandler):
@@ -12,12 +17,9 @@ class Handler(web.JsonHandler):
     health_checks = (db.ping,)
 
     def summary(self):
-        # Table names come from the constant above, never from the request.
-        query = " UNION ALL ".join(f"SELECT '{t}' AS name, count(*) AS n FROM {t}" for t in TABLES)
         with db.cursor() as cur:
-            cur.execute(query)
-            counts = {row["name"]: row["n"] for row in cur.fetchall()}
-        return 200, counts
+            cur.execute(SUMMARY)
+            return 200, dict(cur.fetchone())
 
 
 def main():

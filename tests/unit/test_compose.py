@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.rollback.plugins.filter.compose import FilterModule
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    built_images,
+    compose_services,
+    container_problem,
+    parse_ps,
+    problems,
+)
+
+API = {"Service": "api", "Name": "app-api-1", "State": "running", "Health": "healthy", "ExitCode": 0,
+       "Status": "Up 2 minutes (healthy)", "Image": "app/api:v1.2.3"}
+WORKER = {"Service": "worker", "Name": "app-worker-1", "State": "exited", "Health": "", "ExitCode": 1,
+          "Status": "Exited (1) 3 seconds ago"}
+
+PARSED_API = {"service": "api", "name": "app-api-1", "image": "app/api:v1.2.3", "state": "running", "health": "healthy", "exit_code": 0,
+              "status": "Up 2 minutes (healthy)"}
+PARSED_WORKER = {"service": "worker", "name": "app-worker-1", "image": "", "state": "exited", "health": "", "exit_code": 1,
+                 "status": "Exited (1) 3 seconds ago"}
+
+
+@pytest.mark.parametrize(
+    "stdout, expected",
+    [
+        ("", []),
+        ("  \n", []),
+        (None, []),
+        ("[]", []),
+        # Compose >= 2.21: one object per line.
+        (json.dumps(API) + "\n" + json.dumps(WORKER) + "\n", [PARSED_API, PARSED_WORKER]),
+        # Older Compose: one array.
+        (json.dumps([API, WORKER]), [PARSED_API, PARSED_WORKER]),
+        ([API], [PARSED_API]),
+        # Health missing entirely: taken from Status.
+        (json.dumps({"Service": "db", "Name": "d", "State": "running", "Status": "Up 1s (health: starting)"}),
+         [{"service": "db", "name": "d", "image": "", "state": "running", "health": "starting", "exit_code": None,
+           "status": "Up 1s (health: starting)"}]),
+    ],
+    ids=["empty", "blank", "none", "empty array", "ndjson", "array", "decoded list", "health from status"],
+)
+def test_parse_ps(stdout, expected):
+    assert parse_ps(stdout) == expected
+
+
+@pytest.mark.parametrize("stdout", ["[{", "{\"Service\": \"a\"}\nnot json", "42"])
+def test_parse_ps_rejects_garbage(stdout):
+    with pytest.raises(ValueError):
+        parse_ps(stdout)
+
+
+def c(state="running", health="", exit_code=0, service="api"):
+    return {"service": service, "name": service + "-1", "state": state, "health": health, "exit_code": exit_code,
+            "status": ""}
+
+
+@pytest.mark.parametrize(
+    "container, expected",
+    [
+        (c(), None),
+        (c(health="healthy"), None),
+        (c(health="unhealthy"), "api: unhealthy"),
+        (c(health="starting"), "api: health starting"),
+        (c(health="weird"), "api: health weird"),
+        (c("exited", exit_code=137), "api: exited (code 137)"),
+        (c("exited", exit_code=None), "api: exited (code unknown)"),
+        (c("restarting", exit_code=1), "api: restarting"),
+        (c("created"), "api: created"),
+        (c("paused"), "api: paused"),
+        (c("dead"), "api: dead"),
+        (c(""), "api: state unknown"),
+    ],
+)
+def test_container_problem(container, expected):
+    assert container_problem("api", container) == expected
+
+
+@pytest.mark.parametrize(
+    "ps, expected_services, expected",
+    [
+        ([c(), c(service="db", health="healthy")], ["api", "db"], []),
+        ([c()], ["api", "db"], ["db: no container"]),
+        ([], ["api"], ["api: no container"]),
+        ([c(health="starting"), c("exited", exit_code=1, service="worker")], ["worker", "api"],
+         ["worker: exited (code 1)", "api: health starting"]),
+        # Replicas with the same problem give one line.
+        ([c(health="unhealthy"), c(health="unhealthy")], ["api"], ["api: unhealthy"]),
+        # Services not expected are not judged (one-off containers, profiles).
+        ([c(), c("exited", service="migrate")], ["api"], []),
+        # compose_services from git_release (a dict) works as the expected list.
+        ([c()], {"api": {"image": None, "build": True}, "db": {"image": "postgres", "build": False}},
+         ["db: no container"]),
+        ([c()], "api", []),
+        (json.dumps(API) + "\n" + json.dumps(WORKER), ["api", "worker"], ["worker: exited (code 1)"]),
+        ([API, WORKER], ["api", "worker"], ["worker: exited (code 1)"]),
+    ],
+)
+def test_problems(ps, expected_services, expected):
+    assert problems(ps, expected_services) == expected
+
+
+def test_filter_plugin():
+    filters = FilterModule().filters()
+    ps = filters["compose_ps"](json.dumps([API, WORKER]))
+    assert filters["compose_problems"](ps, ["api", "worker", "db"]) == ["worker: exited (code 1)", "db: no container"]
+    with pytest.raises(AnsibleFilterError, match="compose_ps"):
+        filters["compose_ps"]("{broken")
+
+
+COMPOSE = """
+x-common: &common
+  restart: unless-stopped
+services:
+  api:
+    <<: *common
+    build: ./api
+    image: registry.example.test/app/api:${VERSION:-latest}
+  worker:
+    build: {context: ./api}
+    image: registry.example.test/app/api:${VERSION:-latest}
+  web:
+    build: ./web
+  postgres:
+    image: postgres:16
+  empty:
+"""
+
+
+def test_compose_services():
+    services = compose_services(COMPOSE)
+    assert services == {
+        "api": {"image": "registry.example.test/app/api:${VERSION:-latest}", "build": True},
+        "worker": {"image": "registry.example.test/app/api:${VERSION:-latest}", "build": True},
+        "web": {"image": None, "build": True},
+        "postgres": {"image": "postgres:16", "build": False},
+        "empty": {"image": None, "build": False},
+    }
+    assert built_images(services) == ["registry.example.test/app/api:${VERSION:-latest}"]
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("services: [", "not valid YAML"),
+        ("- a", "top level"),
+        ("version: '3'", "no services"),
+        ("services: {}", "no services"),
+    ],
+)
+def test_compose_services_errors(text, error):
+    with pytest.raises(ValueError, match=error):
+        compose_services(text)

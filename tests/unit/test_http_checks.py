@@ -1,0 +1,365 @@
+"""smoke_check and health_check against a real HTTP server on 127.0.0.1 (no mocking of urllib)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.runbook.rollback.plugins.module_utils.health import check_all, evaluate, validate_endpoints
+from ansible_collections.runbook.rollback.plugins.module_utils.health import summary as health_summary
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
+from ansible_collections.runbook.rollback.plugins.module_utils.smoke import (
+    SmokeError,
+    run_flows,
+    validate_flows,
+)
+from ansible_collections.runbook.rollback.plugins.module_utils.smoke import (
+    summary as smoke_summary,
+)
+
+
+class FakeApp(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.reset()
+
+    def reset(self):
+        self.users = {}
+        self.tokens = {}
+        self.chats = {}
+        self.failing = set()  # paths answering 500
+        self.declined = False
+        self.version = "v1.2.3"
+        self.versions = {}  # per health endpoint override
+        self.broken = set()  # health endpoints answering 502
+        self.hits = {}
+        self.heal_after = {}  # health endpoint -> number of 503s before it is ok
+        self.seen_auth = []
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server_address[1]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, raw=False):
+        data = body.encode() if raw else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain" if raw else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        app = self.server
+        name = self.path.rsplit("/", 1)[-1]
+        app.hits[name] = app.hits.get(name, 0) + 1
+        if name == "text":
+            return self.reply(200, "OK", raw=True)
+        if name == "slow":
+            time.sleep(1.5)
+            return self.reply(200, {"version": app.version})
+        if name in app.broken:
+            return self.reply(502, {"error": "bad gateway"})
+        if app.hits[name] <= app.heal_after.get(name, 0):
+            return self.reply(503, {"error": "starting"})
+        if name == "noversion":
+            return self.reply(200, {"status": "ok"})
+        return self.reply(200, {"status": "ok", "version": app.versions.get(name, app.version)})
+
+    def do_POST(self):
+        app = self.server
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        auth = self.headers.get("Authorization", "")
+        user = app.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+        app.seen_auth.append(auth)
+        if self.path in app.failing:
+            return self.reply(500, {"error": "boom"})
+        if self.path == "/api/auth/register":
+            if body["email"] in app.users:
+                return self.reply(409, {"error": "taken"})
+            app.users[body["email"]] = body["password"]
+            return self.reply(201, {"id": len(app.users), "email": body["email"]})
+        if self.path == "/api/auth/login":
+            if app.users.get(body.get("email")) != body.get("password"):
+                return self.reply(401, {"error": "bad credentials"})
+            token = "tok-%d" % len(app.tokens)
+            app.tokens[token] = body["email"]
+            return self.reply(200, {"token": token})
+        if not user:
+            return self.reply(401, {"error": "no auth"})
+        if self.path == "/api/chats":
+            chat_id = "c%d" % (len(app.chats) + 1)
+            app.chats[chat_id] = []
+            return self.reply(201, {"id": chat_id, "title": body["title"]})
+        if self.path.startswith("/api/chats/") and self.path.endswith("/messages"):
+            chat_id = self.path.split("/")[3]
+            if chat_id not in app.chats:
+                return self.reply(404, {"error": "no chat"})
+            app.chats[chat_id].append(body["body"])
+            return self.reply(201, {"id": 1})
+        if self.path == "/api/billing/checkout":
+            return self.reply(201, {"status": "declined" if app.declined else "paid", "plan": body["plan"]})
+        return self.reply(404, {"error": "not found"})
+
+
+@pytest.fixture(scope="module")
+def server():
+    app = FakeApp()
+    thread = threading.Thread(target=app.serve_forever, daemon=True)
+    thread.start()
+    yield app
+    app.shutdown()
+    app.server_close()
+
+
+@pytest.fixture
+def app(server):
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- smoke ---------------------------------------------------------------------------------------
+
+def test_all_flows_pass(app):
+    result = run_flows(app.url + "/")
+    assert result["passed"] is True
+    assert result["summary"] == "5/5 smoke flows passed"
+    assert [f["name"] for f in result["flows"]] == ["register", "login", "create_chat", "send_message",
+                                                     "billing_checkout"]
+    assert [f["status"] for f in result["flows"]] == [201, 200, 201, 201, 201]
+    assert all(f["ok"] and f["error"] is None and isinstance(f["ms"], int) for f in result["flows"])
+    assert list(app.chats.values()) == [["smoke check"]]
+    assert "Bearer tok-0" in app.seen_auth
+
+
+def test_unique_email_per_run(app):
+    first = run_flows(app.url, ["register"])
+    second = run_flows(app.url, ["register"])
+    assert first["passed"] and second["passed"] and first["email"] != second["email"]
+    assert first["email"].endswith("@example.test")
+
+
+def test_failed_prerequisite_skips_dependants(app):
+    app.failing.add("/api/chats")
+    result = run_flows(app.url)
+    assert result["passed"] is False
+    assert result["summary"] == ("3/5 smoke flows passed; failed: create_chat (HTTP 500), "
+                                 "send_message (skipped: create_chat failed)")
+    skipped = result["flows"][3]
+    assert skipped == {"name": "send_message", "ok": False, "status": None, "ms": 0,
+                       "error": "skipped: create_chat failed"}
+
+
+def test_register_failure_cascades(app):
+    app.failing.add("/api/auth/register")
+    result = run_flows(app.url)
+    assert result["summary"] == (
+        "0/5 smoke flows passed; failed: register (HTTP 500), login (skipped: register failed), "
+        "create_chat (skipped: login failed), send_message (skipped: create_chat failed), "
+        "billing_checkout (skipped: login failed)")
+
+
+def test_checkout_not_paid(app):
+    app.declined = True
+    result = run_flows(app.url)
+    assert result["flows"][-1]["error"] == "checkout status declined, expected paid"
+    assert result["flows"][-1]["status"] == 201
+
+
+def test_fixed_password_works_across_runs(app):
+    # A fresh user per run, so a configured password never collides with an earlier run's user.
+    for _ in range(2):
+        assert run_flows(app.url, ["register", "login"], password="pw")["passed"] is True
+
+
+def test_server_down(closed_port):
+    result = run_flows("http://127.0.0.1:%d" % closed_port, ["register", "login"], timeout=2)
+    assert result["flows"][0]["error"] == "connection refused"
+    assert result["flows"][0]["status"] is None
+    assert result["summary"] == ("0/2 smoke flows passed; failed: register (connection refused), "
+                                 "login (skipped: register failed)")
+
+
+@pytest.mark.parametrize(
+    "flows, expected",
+    [
+        (["login", "register"], ["register", "login"]),
+        (["billing_checkout", "login", "register"], ["register", "login", "billing_checkout"]),
+    ],
+)
+def test_validate_flows_orders(flows, expected):
+    assert validate_flows(flows) == expected
+
+
+@pytest.mark.parametrize(
+    "flows, error",
+    [
+        (["login"], "smoke flow login needs register"),
+        (["register", "send_message"], "smoke flow send_message needs create_chat"),
+        (["register", "logout"], "unknown smoke flow(s) logout"),
+        ([], "flows must not be empty"),
+    ],
+)
+def test_validate_flows_rejects(flows, error):
+    with pytest.raises(SmokeError) as exc:
+        validate_flows(flows)
+    assert error in str(exc.value)
+
+
+@pytest.mark.parametrize("base_url", ["ftp://x", "127.0.0.1:8080", ""])
+def test_smoke_rejects_bad_url(base_url):
+    with pytest.raises(ValueError, match="invalid URL"):
+        run_flows(base_url)
+
+
+def test_smoke_summary_all_ok():
+    assert smoke_summary([{"name": "a", "ok": True, "error": None}]) == "1/1 smoke flows passed"
+
+
+@pytest.mark.functional
+def test_smoke_module(app, ansible_module):
+    res = ansible_module("smoke_check", {"base_url": app.url, "password": "s3cret-smoke"})
+    assert res["passed"] is True and res["changed"] is False
+    assert res["summary"] == "5/5 smoke flows passed"
+    assert "s3cret-smoke" not in json.dumps(res)
+    app.failing.add("/api/billing/checkout")
+    res = ansible_module("smoke_check", {"base_url": app.url})
+    assert res["failed"] is True
+    assert res["msg"] == "4/5 smoke flows passed; failed: billing_checkout (HTTP 500)"
+    res = ansible_module("smoke_check", {"base_url": app.url, "fail_on_error": False})
+    assert res.get("failed") is not True and res["passed"] is False
+    before = len(app.users)
+    res = ansible_module("smoke_check", {"base_url": app.url}, check=True)
+    assert res["skipped"] is True and len(app.users) == before
+
+
+# -- health --------------------------------------------------------------------------------------
+
+def resp(status=200, body=None, error=None):
+    text = json.dumps(body) if body is not None else ""
+    return {"status": status, "json": body, "is_json": body is not None, "body": text, "error": error, "ms": 1}
+
+
+@pytest.mark.parametrize(
+    "response, expect, ok, version, error",
+    [
+        (resp(200, {"version": "v1.2.3"}), "v1.2.3", True, "v1.2.3", None),
+        (resp(200, {"version": "v1.2.3"}), None, True, "v1.2.3", None),
+        (resp(200, {"status": "ok"}), None, True, None, None),
+        (resp(200, ["any", "json"]), None, True, None, None),
+        (resp(200, {"version": "v1.2.4"}), "v1.2.3", False, "v1.2.4", "version v1.2.4, expected v1.2.3"),
+        (resp(200, {"status": "ok"}), "v1.2.3", False, None, "no version in response, expected v1.2.3"),
+        (resp(200, None), None, False, None, "response is not JSON"),
+        (resp(502, {"error": "x"}), None, False, None, "HTTP 502"),
+        (resp(204, None), None, False, None, "HTTP 204"),
+        (resp(None, None, "connection refused"), None, False, None, "connection refused"),
+        (resp(200, {"version": 3}), "3", True, "3", None),
+    ],
+)
+def test_evaluate(response, expect, ok, version, error):
+    got = evaluate("svc", "http://x/health", response, expect)
+    assert (got["ok"], got["version"], got["error"]) == (ok, version, error)
+    assert got["status"] == response["status"]
+
+
+def test_health_summary():
+    results = [{"name": "api", "ok": True, "error": None}, {"name": "chat", "ok": False, "error": "HTTP 502"},
+               {"name": "billing", "ok": False, "error": "version v1.2.4, expected v1.2.3"}]
+    assert health_summary(results) == ("1/3 health endpoints ok; chat: HTTP 502; "
+                                       "billing: version v1.2.4, expected v1.2.3")
+
+
+def endpoints(app, *names):
+    return [{"name": n, "url": "%s/health/%s" % (app.url, n)} for n in names]
+
+
+def test_health_all_ok(app):
+    result = check_all(endpoints(app, "api", "chat", "billing"), "v1.2.3")
+    assert result["healthy"] is True
+    assert result["summary"] == "3/3 health endpoints ok"
+    assert [e["version"] for e in result["endpoints"]] == ["v1.2.3"] * 3
+
+
+def test_health_failures_in_order(app):
+    app.broken.add("chat")
+    app.versions["billing"] = "v1.2.4"
+    result = check_all(endpoints(app, "api", "chat", "billing", "text", "noversion"), "v1.2.3")
+    assert result["healthy"] is False
+    assert result["summary"] == ("1/5 health endpoints ok; chat: HTTP 502; billing: version v1.2.4, expected v1.2.3; "
+                                 "text: response is not JSON; noversion: no version in response, expected v1.2.3")
+
+
+def test_health_wait_reprobes_only_failing(app):
+    app.heal_after["chat"] = 2
+    result = check_all(endpoints(app, "api", "chat"), "v1.2.3", wait=5, interval=0.05)
+    assert result["healthy"] is True
+    assert result["attempts"] == 3
+    assert app.hits == {"api": 1, "chat": 3}
+
+
+def test_health_wait_gives_up(app):
+    app.broken.add("chat")
+    started = time.monotonic()
+    result = check_all(endpoints(app, "chat"), wait=0.5, interval=0.1)
+    assert result["healthy"] is False and result["attempts"] >= 3
+    assert time.monotonic() - started < 3
+
+
+def test_health_timeout_and_refused(app, closed_port):
+    eps = endpoints(app, "slow") + [{"name": "down", "url": "http://127.0.0.1:%d/health" % closed_port}]
+    result = check_all(eps, timeout=0.3)
+    assert [e["error"] for e in result["endpoints"]] == ["timed out after 0.3s", "connection refused"]
+    assert [e["status"] for e in result["endpoints"]] == [None, None]
+
+
+def test_request_reads_error_bodies(app):
+    app.broken.add("x")
+    got = request("GET", app.url + "/health/x")
+    assert got["status"] == 502 and got["json"] == {"error": "bad gateway"}
+
+
+@pytest.mark.parametrize(
+    "eps, error",
+    [
+        ([], "non-empty list"),
+        ([{"name": "a"}], "endpoints[0] needs both name and url"),
+        ([{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}], "listed twice"),
+        ([{"name": "a", "url": "file:///etc/passwd"}], "endpoint a: invalid URL"),
+    ],
+)
+def test_validate_endpoints(eps, error):
+    with pytest.raises(ValueError) as exc:
+        validate_endpoints(eps)
+    assert error in str(exc.value)
+
+
+@pytest.mark.functional
+def test_health_module(app, ansible_module):
+    app.broken.add("chat")
+    args = {"endpoints": endpoints(app, "api", "chat"), "expect_version": "v1.2.3"}
+    res = ansible_module("health_check", args, check=True)
+    assert res["failed"] is True and res["msg"] == "1/2 health endpoints ok; chat: HTTP 502"
+    assert res["healthy"] is False and res["endpoints"][1]["status"] == 502
+    res = ansible_module("health_check", dict(args, fail_on_error=False))
+    assert res.get("failed") is not True and res["changed"] is False and res["healthy"] is False
+    app.broken.clear()
+    res = ansible_module("health_check", args)
+    assert res["healthy"] is True and res["summary"] == "2/2 health endpoints ok"
