@@ -19,10 +19,10 @@ API = {"Service": "api", "Name": "app-api-1", "State": "running", "Health": "hea
 WORKER = {"Service": "worker", "Name": "app-worker-1", "State": "exited", "Health": "", "ExitCode": 1,
           "Status": "Exited (1) 3 seconds ago"}
 
-PARSED_API = {"service": "api", "name": "app-api-1", "image": "app/api:v1.2.3", "state": "running", "health": "healthy", "exit_code": 0,
-              "status": "Up 2 minutes (healthy)"}
-PARSED_WORKER = {"service": "worker", "name": "app-worker-1", "image": "", "state": "exited", "health": "", "exit_code": 1,
-                 "status": "Exited (1) 3 seconds ago"}
+PARSED_API = {"service": "api", "name": "app-api-1", "image": "app/api:v1.2.3", "state": "running",
+              "health": "healthy", "exit_code": 0, "status": "Up 2 minutes (healthy)"}
+PARSED_WORKER = {"service": "worker", "name": "app-worker-1", "image": "", "state": "exited", "health": "",
+                 "exit_code": 1, "status": "Exited (1) 3 seconds ago"}
 
 
 @pytest.mark.parametrize(
