@@ -76,9 +76,14 @@ def result_task(result):
     return getattr(result, "task", None) or result._task
 
 
+# Ansible adds an argument-spec check at the start of every role that has one; a role made of
+# nothing else (shared defaults) is not a runbook step.
+IMPLICIT_ACTIONS = frozenset(("validate_argument_spec", "ansible.builtin.validate_argument_spec"))
+
+
 def role_name(task):
     role = getattr(task, "_role", None)
-    if role is None:
+    if role is None or getattr(task, "action", None) in IMPLICIT_ACTIONS:
         return None
     try:
         return role.get_name(include_role_fqcn=False)
