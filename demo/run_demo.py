@@ -67,9 +67,10 @@ def steps_table(timeline: dict) -> list[str]:
 def traffic_line(result: dict) -> str:
     if not result:
         return "no traffic figures"
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.get("errors_by_kind", {}).items()))
     return (
-        f"{result['requests']} requests, {result['failed']} failed ({result['error_rate']:.1f} %), "
-        f"unavailable {result['unavailable_seconds']:.2f} s in total, longest outage "
+        f"{result['requests']} requests, {result['failed']} failed ({result['error_rate']:.1f} %: {kinds or 'none'}); "
+        f"failing {result['unavailable_seconds']:.2f} s in total, longest run of failures "
         f"{result['longest_outage_seconds']:.2f} s"
     )
 
