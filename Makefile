@@ -8,13 +8,14 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Python output shows up as it happens in CI logs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup lint unit integration molecule test demo demo-down clean
+.PHONY: help setup lint unit integration molecule test demo demo-down clean bench
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
 	@echo "make test   - install what is missing, then lint and every test"
 	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
 	@echo "make lint   - ansible-lint (production profile) and ruff"
+	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
 	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
 
 setup:
@@ -44,3 +45,7 @@ demo-down:
 
 clean: demo-down
 	rm -rf .demo .collections
+
+# Figures, not tests: downtime of Procedure A per stop mode, with traffic flowing.
+bench: setup
+	python bench/downtime.py

@@ -2,136 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import urllib.request
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-
-REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / ".venv" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        """The `changed=` count of the play recap (summed over hosts)."""
-        total = 0
-        for line in self.output.splitlines():
-            if " changed=" in line and " ok=" in line:
-                total += int(line.split(" changed=")[1].split()[0])
-        return total
-
-
-class Stack:
-    """The staging app deployed by the collection's own playbooks into a temporary directory."""
-
-    def __init__(self, root: Path, name: str):
-        self.root = root
-        self.project = name
-        self.port = free_port()
-        self.app_dir = root / "app"
-        self.state_dir = root / "state"
-        self.inventory = root / "inventory"
-        self.timelines = root / "timelines"
-        self._write_inventory()
-
-    def _write_inventory(self) -> None:
-        (self.inventory / "group_vars").mkdir(parents=True)
-        hosts = {
-            "rollback_targets": {
-                "hosts": {
-                    "staging-test": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                    }
-                }
-            }
-        }
-        group_vars = {
-            "rollback_local_staging": True,
-            "rollback_app_dir": str(self.app_dir),
-            "rollback_state_dir": str(self.state_dir),
-            "rollback_project_name": self.project,
-            "rollback_compose_env": {"GATEWAY_PORT": str(self.port)},
-            "rollback_gateway_url": f"http://127.0.0.1:{self.port}",
-        }
-        (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
-        (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
-
-    def playbook(self, name: str, *args: str, timeout: int = 900, **extra_vars) -> Run:
-        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
-        if extra_vars:
-            cmd += ["-e", json.dumps(extra_vars)]
-        env = dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
-            RUNBOOK_TIMELINE_DIR=str(self.timelines),
-            PATH=f"{BIN}:{os.environ.get('PATH', '')}",
-        )
-        proc = subprocess.run(
-            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
-        )
-        print(proc.stdout[-6000:])
-        return Run(proc.returncode, proc.stdout)
-
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
-        env = dict(os.environ, GATEWAY_PORT=str(self.port))
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, check=check)
-
-    def containers(self) -> dict[str, tuple[str, str]]:
-        """Service name -> (container id, start time) for every container of the project."""
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"],
-            capture_output=True, text=True, check=True,
-        ).stdout.split()
-        if not ids:
-            return {}
-        inspected = json.loads(
-            subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
-        )
-        return {
-            c["Config"]["Labels"]["com.docker.compose.service"]: (c["Id"], c["State"]["StartedAt"])
-            for c in inspected
-        }
-
-    def get(self, path: str) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            return err.code, {}
-
-    def history(self) -> list[dict]:
-        path = self.state_dir / "deployments.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    def destroy(self) -> None:
-        if (self.app_dir / "docker-compose.prod.yml").exists():
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+from stack import Stack
 
 
 @pytest.fixture(scope="session", autouse=True)
