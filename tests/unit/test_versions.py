@@ -104,3 +104,19 @@ def test_sort_versions(tags, expected):
 def test_release_tags_filters_and_dedupes():
     raw = ["v1.2.3", "v1.2.4", "latest", "v1.2", "v1.2.4", "deploy-2026", "v1.3.0-rc.1", "v1.3.0"]
     assert release_tags(raw, DEFAULT_VERSION_PATTERN) == ["v1.3.0", "v1.3.0-rc.1", "v1.2.4", "v1.2.3"]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("v1.2.3", ""),
+        ("v1.3.0-rc.1", ""),
+        ("v1.2.3;touch /tmp/x", "invalid version 'v1.2.3;touch /tmp/x': expected a release tag like v1.2.3"),
+        ("v1.2.3\n", "invalid version 'v1.2.3\\n': expected a release tag like v1.2.3"),
+        ("1.2.3", "invalid version '1.2.3': expected a release tag like v1.2.3"),
+    ],
+)
+def test_version_error_filter_says_what_git_release_says(version, expected):
+    from ansible_collections.runbook.rollback.plugins.filter.version_error import FilterModule
+
+    assert FilterModule().filters()["version_error"](version) == expected
