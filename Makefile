@@ -31,7 +31,10 @@ unit: setup
 integration: setup
 	pytest -q -x tests/integration
 
+# reset first: molecule keeps "already prepared" in a state file keyed on the checkout's path, and
+# would skip the drill's prepare on the next run from the same path.
 molecule: setup
+	molecule reset --scenario-name default
 	molecule test --scenario-name default
 
 test: lint unit integration molecule
