@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what the demo and the tests need on a Debian 12 or 13 machine:
 # the Python venv (.venv), a running Docker engine, the Compose v2 CLI plugin and the
-# offline base image the staging app is built from. Safe to run again: each step checks first.
+# offline images: the base the staging app is built from, and Prometheus for the metrics
+# source. Safe to run again: each step checks first.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,6 +11,7 @@ PYTHON=${PYTHON:-python3}
 BASE_IMAGE=${RUNBOOK_BASE_IMAGE:-runbook-rollback/base:bookworm}
 BASE_SUITE=${RUNBOOK_BASE_SUITE:-bookworm}
 BASE_PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,procps
+PROMETHEUS_IMAGE=${RUNBOOK_PROMETHEUS_IMAGE:-runbook-rollback/prometheus:bookworm}
 DOCKER_LOG=${RUNBOOK_DOCKERD_LOG:-/var/log/runbook-rollback-dockerd.log}
 
 say() { printf '==> %s\n' "$*"; }
@@ -87,4 +89,23 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   docker import --change 'CMD ["python3"]' "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
 fi
 
-say "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /'), image $BASE_IMAGE"
+# --- Prometheus image (same recipe: Debian's prometheus package, no registry) -------
+# mmdebstrap installs no Recommends by default. The bulk is a hard dependency of the web UI,
+# libjs-moment-timezone, whose data/ tree (220 MB of per-release tz JSON for npm users) the UI
+# never loads: dpkg leaves it out, which halves the image.
+if ! docker image inspect "$PROMETHEUS_IMAGE" >/dev/null 2>&1; then
+  say "building the Prometheus image $PROMETHEUS_IMAGE with mmdebstrap (about a minute)"
+  ptmp=$(mktemp -d)
+  trap 'rm -rf "${tmp:-}" "$ptmp"' EXIT
+  sudo_if_needed mmdebstrap --quiet --variant=apt --include=prometheus \
+    --dpkgopt='path-exclude=/usr/share/javascript/moment-timezone/data/*' \
+    "$BASE_SUITE" "$ptmp/prometheus.tar" http://deb.debian.org/debian
+  docker import \
+    --change 'USER prometheus' \
+    --change 'WORKDIR /var/lib/prometheus' \
+    --change 'EXPOSE 9090' \
+    --change 'CMD ["/usr/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/var/lib/prometheus/metrics2"]' \
+    "$ptmp/prometheus.tar" "$PROMETHEUS_IMAGE" >/dev/null
+fi
+
+say "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /'), images $BASE_IMAGE $PROMETHEUS_IMAGE"

@@ -202,6 +202,6 @@ def summarize(samples, services, met=False, stop=None, observed=None):
         parts.append("%d/%d services healthy%s" % (len(services) - len(down), len(services),
                                                    " (down: %s)" % ", ".join(down) if down else ""))  # fmt: skip
     if met:
-        parts.append("stopped: %s >= %s for %gs (lowest %g)" % (stop["metric"], stop["at_least"],
-                                                                 float(stop.get("seconds") or 0), observed))  # fmt: skip
+        seconds = float(stop.get("seconds") or 0)
+        parts.append("stopped: %s >= %s for %gs (lowest %g)" % (stop["metric"], stop["at_least"], seconds, observed))
     return "; ".join(parts)

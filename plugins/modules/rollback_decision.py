@@ -173,7 +173,7 @@ EXAMPLES = r"""
     signals: {payment_failing: true}
     context: {quick_fix_minutes: 20}
 
-- name: A drill that runs in seconds: every window is a sixtieth of the runbook's
+- name: A drill that runs in seconds, every window a sixtieth of the runbook's
   runbook.rollback.rollback_decision:
     samples: "{{ figures.samples }}"
     baseline: {p95_ms: 500}

@@ -8,7 +8,9 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,8 @@ class Stack:
             "rollback_project_name": self.project,
             "rollback_compose_env": {"GATEWAY_PORT": str(self.port)},
             "rollback_gateway_url": f"http://127.0.0.1:{self.port}",
+            # The stability watch is the runbook's 15 minutes by default; tests that want it ask for it.
+            "verify_stability_seconds": 0,
         }
         (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
@@ -104,7 +108,9 @@ class Stack:
         """Service name -> (container id, start time) for every container of the project."""
         ids = subprocess.run(
             ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         if not ids:
             return {}
@@ -112,8 +118,7 @@ class Stack:
             subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
         )
         return {
-            c["Config"]["Labels"]["com.docker.compose.service"]: (c["Id"], c["State"]["StartedAt"])
-            for c in inspected
+            c["Config"]["Labels"]["com.docker.compose.service"]: (c["Id"], c["State"]["StartedAt"]) for c in inspected
         }
 
     def get(self, path: str) -> tuple[int, dict]:
@@ -129,8 +134,25 @@ class Stack:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    @contextmanager
+    def traffic(self, seconds: float = 60, rate: float = 30):
+        """User traffic through the gateway (demo/traffic.py) for the duration of the `with` block."""
+        out = self.root / f"traffic-{os.getpid()}-{len(list(self.root.glob('traffic-*')))}.json"
+        argv = [
+            sys.executable, str(REPO / "demo" / "traffic.py"), "--url", f"http://127.0.0.1:{self.port}",
+            "--duration", str(seconds), "--rate", str(rate), "--workers", "4", "--out", str(out),
+        ]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(timeout=30)
+
+    def decision(self, incident: str) -> dict:
+        return json.loads((self.state_dir / "incidents" / incident / "decision.json").read_text())
+
     def destroy(self) -> None:
         if (self.app_dir / "docker-compose.prod.yml").exists():
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
-
-

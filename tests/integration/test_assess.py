@@ -1,0 +1,172 @@
+"""assess.yml and auto.yml on a real stack under real user traffic, in the order an incident runs.
+
+The tests share one stack and run in file order: the good release, then the broken one under traffic
+(assess says critical, rollback_now, Procedure A; auto refuses without confirmation or against a
+blocker, then rolls back when confirmed), then the good release under the same traffic (none), the
+stability watch, and a release with a migration (Procedure B, which auto.yml does not run yet).
+
+Windows are scaled (window_scale 1/60: the runbook's 5 minutes are 5 seconds) so each assessment
+takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+DRILL = {"duration": 12, "interval": 1, "window_scale": 0.0167}
+DATA_SERVICES = ("postgres", "redis")
+
+
+def one_line_error(output: str) -> str:
+    """The msg of the failed task, as the default callback prints it."""
+    for line in output.splitlines():
+        if line.startswith("fatal: ") and '"msg": ' in line:
+            return json.loads(line.split("=> ", 1)[1])["msg"]
+    raise AssertionError("no failed task in:\n" + output[-3000:])
+
+
+@pytest.fixture(scope="module")
+def broken(stack):
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    run = stack.playbook("deploy", version="v1.2.4", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    assert stack.get("/health")[1]["version"] == "v1.2.4"
+    return stack
+
+
+def test_bad_input_is_refused_before_sampling(broken):
+    before = broken.containers()
+    for extra, expected in (
+        ({"signals": "login_broken,not_a_signal"}, "unknown signal not_a_signal"),
+        ({"duration": "ten"}, "duration must be a number >= 0"),
+        ({"isolated_non_critical": "maybe"}, "isolated_non_critical must be true or false"),
+        ({"incident": "../../etc"}, "incident id"),
+        ({"source": "graphite"}, "unknown source"),
+    ):
+        run = broken.playbook("assess", **extra, **{k: v for k, v in DRILL.items() if k not in extra})
+        assert run.rc != 0, extra
+        msg = one_line_error(run.output)
+        assert expected in msg and "\n" not in msg, (extra, msg)
+        assert "Sample the application" not in run.output, "sampled before refusing"
+    assert not (broken.state_dir / "incidents").exists()
+    assert broken.containers() == before
+
+
+def test_broken_release_under_traffic_is_critical_procedure_a(broken):
+    before = broken.containers()
+    with broken.traffic(seconds=60):
+        run = broken.playbook("assess", incident="t-broken", **DRILL)
+    assert run.rc == 0, run.output
+    decision = broken.decision("t-broken")
+    assert (decision["priority"], decision["decision"], decision["procedure"]) == ("critical", "rollback_now", "A")
+    assert decision["max_downtime_minutes"] == 5
+    fired = {t["id"] for t in decision["triggers"]}
+    # chat-service v1.2.4 fails every second message: a fifth or more of the requests.
+    assert {"error_rate_critical", "critical_endpoint_errors", "matrix_error_rate"} <= fired, decision["triggers"]
+    assert decision["running_version"] == "v1.2.4" and decision["last_known_good"] == "v1.2.3"
+    assert decision["schema"] == "no migration changed since v1.2.3"
+    assert len(decision["inputs"]["samples"]) == 13
+    assert all(s["healthy"] for s in decision["inputs"]["services"])
+    assert "trigger [critical] error_rate_critical: error rate" in run.output
+    assert broken.containers() == before, "assess changed the stack"
+
+
+def test_auto_without_confirmation_changes_nothing(broken):
+    before = broken.containers()
+    with broken.traffic(seconds=60):
+        run = broken.playbook("auto", incident="t-unconfirmed", **DRILL)
+    assert run.rc != 0
+    msg = one_line_error(run.output)
+    assert msg.startswith("the decision is rollback_now with Procedure A") and "-e confirm=yes" in msg, msg
+    assert broken.containers() == before
+    assert broken.get("/health")[1]["version"] == "v1.2.4"
+
+
+def test_auto_refuses_against_a_blocker(broken):
+    before = broken.containers()
+    with broken.traffic(seconds=60):
+        run = broken.playbook("auto", incident="t-blocked", confirm="yes", quick_fix_minutes=3, **DRILL)
+    assert run.rc != 0
+    msg = one_line_error(run.output)
+    assert msg.startswith("not rolling back (quick fix available in 3 min (under 5 min))"), msg
+    assert "override_blockers" in msg
+    decision = broken.decision("t-blocked")
+    assert decision["decision"] == "fix_forward"
+    assert decision["without_blockers"]["procedure"] == "A"
+    assert broken.containers() == before
+
+
+def test_auto_confirmed_rolls_back_with_procedure_a(broken):
+    before = broken.containers()
+    with broken.traffic(seconds=90):
+        run = broken.playbook("auto", incident="t-auto", confirm="yes", **DRILL)
+    assert run.rc == 0, run.output
+    after = broken.containers()
+    assert broken.get("/health")[1]["version"] == "v1.2.3"
+    last = broken.history()[-1]
+    assert (last["version"], last["action"], last["procedure"], last["result"]) == (
+        "v1.2.3",
+        "rollback",
+        "A",
+        "verified",
+    )
+    for service in DATA_SERVICES:
+        assert after[service] == before[service], f"{service} was restarted"
+    assert after["chat-service"] != before["chat-service"]
+
+
+def test_good_release_under_the_same_traffic_is_none(broken):
+    before = broken.containers()
+    with broken.traffic(seconds=60):
+        run = broken.playbook("auto", incident="t-good", confirm="yes", **DRILL)
+    assert run.rc == 0, run.output
+    decision = broken.decision("t-good")
+    assert (decision["priority"], decision["decision"], decision["procedure"]) == ("none", "none", None)
+    assert decision["triggers"] == []
+    rates = [s["error_rate"] for s in decision["inputs"]["samples"] if "error_rate" in s]
+    assert rates and max(rates) < 0.5, rates
+    assert "nothing to roll back" in run.output
+    assert broken.containers() == before
+
+
+def test_stability_watch_passes_on_the_good_release(broken):
+    with broken.traffic(seconds=60):
+        run = broken.playbook(
+            "verify", verify_stability_seconds=8, verify_stability_interval=1, verify_stability_sustained=3
+        )
+    assert run.rc == 0, run.output
+    assert "PASS  stability  error rate never at or above 1.0 % for 3 s in 8 s" in run.output
+
+
+def test_stability_watch_fails_early_on_the_broken_release(broken):
+    run = broken.playbook("deploy", version="v1.2.4", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    with broken.traffic(seconds=90):
+        # The instant checks are relaxed so that only the watch can fail the verification.
+        run = broken.playbook(
+            "verify", verify_smoke=False, verify_max_error_rate=100, verify_stability_seconds=60,
+            verify_stability_interval=1, verify_stability_sustained=4,
+        )  # fmt: skip
+    assert run.rc != 0
+    assert "FAIL  stability  error rate at or above 1.0 % for 4 s" in run.output
+    # Stopped as soon as the rate had stayed high for 4 s, not after the 60 s watch.
+    timeline = json.loads(max(broken.timelines.glob("*-verify.json")).read_text())
+    verify = next(step for step in timeline["steps"] if step["name"] == "verify")
+    assert verify["duration"] < 40, verify
+
+
+def test_a_release_with_a_migration_needs_procedure_b(broken):
+    run = broken.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    before = broken.containers()
+    run = broken.playbook("auto", incident="t-migration", confirm="yes", signals="data_loss_on_save", **DRILL)
+    assert run.rc != 0
+    decision = broken.decision("t-migration")
+    assert decision["inputs"]["signals"] == {"data_loss_on_save": True}
+    assert (decision["decision"], decision["procedure"]) == ("rollback_now", "B")
+    assert decision["schema"].startswith("migrations changed since v1.2.3: migrations/0003")
+    msg = one_line_error(run.output)
+    assert "Procedure B, which auto.yml cannot run yet; nothing was changed" in msg, msg
+    assert broken.containers() == before

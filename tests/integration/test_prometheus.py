@@ -1,0 +1,233 @@
+"""prometheus_samples against a real Prometheus scraping the real staging gateway under traffic.
+
+The broken release v1.2.4 is deployed by the collection, a Prometheus container (the offline image
+`make setup` builds) scrapes the gateway every second on the stack's own network, demo/traffic.py
+drives user traffic, and the module, run by ansible, must see the chat-service failures in its samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from stack import BIN, REPO, free_port
+
+PROMETHEUS_IMAGE = os.environ.get("RUNBOOK_PROMETHEUS_IMAGE", "runbook-rollback/prometheus:bookworm")
+CRITICAL = 'upstream=~"auth-service|chat-service|billing-service"'
+# The defaults proposed for roles/common/defaults: the same text as the module's EXAMPLES.
+QUERIES = {
+    "error_rate": (
+        '100 * sum(rate(mysaas_gateway_requests_total{status_class="5xx"}[1m]))'
+        " / sum(rate(mysaas_gateway_requests_total[1m]))"
+    ),
+    "critical_error_rate": (
+        f'100 * sum(rate(mysaas_gateway_requests_total{{status_class="5xx",{CRITICAL}}}[1m]))'
+        f" / sum(rate(mysaas_gateway_requests_total{{{CRITICAL}}}[1m]))"
+    ),
+    "p95_ms": '1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.95"})',
+    "p50_ms": '1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.5"})',
+}
+SCRAPE_CONFIG = """\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: gateway
+    static_configs:
+      - targets: ["api-gateway:8080"]
+"""
+
+
+def poll(what, check, timeout, interval=0.5):
+    """check() until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def docker(*args, check=True):
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {args[0]} failed: {proc.stderr.strip()}")
+    return proc
+
+
+class Prometheus:
+    def __init__(self, url):
+        self.url = url
+
+    def api(self, path, **params):
+        url = f"{self.url}{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
+                return json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:  # noqa: S310
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def target_health(self):
+        body = self.api("/api/v1/targets")
+        targets = (body or {}).get("data", {}).get("activeTargets", [])
+        return [t["health"] for t in targets]
+
+    def value(self, query):
+        """The value of an instant query returning one series, or None."""
+        body = self.api("/api/v1/query", query=query)
+        result = (body or {}).get("data", {}).get("result", [])
+        if len(result) != 1:
+            return None
+        value = float(result[0]["value"][1])
+        return None if value != value else value  # NaN: no requests in the window yet
+
+
+def run_module(stack, args):
+    """runbook.rollback.prometheus_samples on the stack's host through `ansible`; (rc, result)."""
+    argv = [
+        str(BIN / "ansible"), "staging-test", "-i", str(stack.inventory),
+        "-m", "runbook.rollback.prometheus_samples", "-a", json.dumps(args),
+    ]  # fmt: skip
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_NOCOLOR="1",
+        RUNBOOK_TIMELINE_DIR=str(stack.timelines),
+        PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+    )
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
+    return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
+
+
+@pytest.fixture(scope="module")
+def broken_stack(stack):
+    run = stack.playbook("deploy", version="v1.2.4")
+    # v1.2.4 fails its verification by design; what matters here is that it serves.
+    status, health = stack.get("/health")
+    assert (status, health.get("version")) == (200, "v1.2.4"), run.output
+    return stack
+
+
+@pytest.fixture(scope="module")
+def prometheus(broken_stack):
+    if docker("image", "inspect", PROMETHEUS_IMAGE, check=False).returncode != 0:
+        pytest.fail(f"the image {PROMETHEUS_IMAGE} is missing: run `make setup` first")
+    network = f"{broken_stack.project}_default"
+    docker("network", "inspect", network)
+    conf_dir = Path(tempfile.mkdtemp(prefix="rbtest-prometheus-"))
+    conf = conf_dir / "prometheus.yml"
+    conf.write_text(SCRAPE_CONFIG)
+    conf.chmod(0o644)  # read by the image's unprivileged prometheus user
+    name = f"{broken_stack.project}-prometheus-{uuid.uuid4().hex[:6]}"
+    try:
+        docker(
+            "run", "--detach", "--name", name, "--network", network,
+            "--label", "runbook-rollback.test=prometheus",
+            "--publish", "127.0.0.1::9090",
+            "--volume", f"{conf}:/etc/prometheus/prometheus.yml:ro",
+            PROMETHEUS_IMAGE,
+        )  # fmt: skip
+        host_port = docker("port", name, "9090/tcp").stdout.split()[0]
+        prom = Prometheus(f"http://{host_port}")
+        poll("Prometheus to be ready", prom.ready, timeout=60)
+        poll("the gateway target to be up", lambda: prom.target_health() == ["up"], timeout=60)
+        yield prom
+    finally:
+        logs = docker("logs", "--tail", "20", name, check=False)
+        print(logs.stdout[-3000:], logs.stderr[-3000:])
+        docker("rm", "--force", "--volumes", name, check=False)
+        conf.unlink(missing_ok=True)
+        conf_dir.rmdir()
+
+
+@pytest.fixture(scope="module")
+def traffic(broken_stack, prometheus):
+    """40 requests/s for 25 s through the gateway; returns (start, end, summary) once it is over."""
+    out = broken_stack.root / "traffic.json"
+    argv = [
+        sys.executable, str(REPO / "demo" / "traffic.py"), "--url", f"http://127.0.0.1:{broken_stack.port}",
+        "--rate", "40", "--duration", "25", "--workers", "4", "--max-requests", "2000", "--out", str(out),
+    ]  # fmt: skip
+    started = time.time()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Data, while the traffic still runs: the error ratio has a value once 5xx answers were scraped.
+        poll(
+            "Prometheus to see gateway errors",
+            lambda: proc.poll() is None and (prometheus.value(QUERIES["error_rate"]) or 0) > 0,
+            timeout=30,
+        )
+        stdout, stderr = proc.communicate(timeout=90)
+        ended = time.time()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, stderr
+    # The last counters must be scraped before the module reads up to `ended`.
+    poll(
+        "a scrape after the traffic ended",
+        lambda: (prometheus.value('max(timestamp(up{job="gateway"}))') or 0) > ended + 1,
+        timeout=30,
+        interval=0.2,
+    )
+    return started, ended, json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_samples_show_the_broken_release(broken_stack, prometheus, traffic):
+    started, ended, client = traffic
+    args = {"url": prometheus.url, "queries": QUERIES, "end": ended, "duration": ended - started, "step": 1}
+    rc, res = run_module(broken_stack, args)
+    assert rc == 0, res
+    assert res["changed"] is False
+    samples = res["samples"]
+    print("traffic (client side):", json.dumps(client))
+    print("samples:", json.dumps(samples[-3:]), "points:", res["series_points"])
+
+    assert [s["ts"] for s in samples] == sorted(s["ts"] for s in samples)
+    assert all(started - 1 <= s["ts"] <= ended + 1 for s in samples)
+    assert res["series_points"]["error_rate"] >= 10
+    last = samples[-1]
+    # chat-service v1.2.4 fails every second message sent: about a fifth of all API requests.
+    assert last["error_rate"] > 10, last
+    assert last["critical_error_rate"] > 1, last
+    assert last["p95_ms"] > 0 and last["p50_ms"] > 0, last
+    error_rates = sorted(s["error_rate"] for s in samples if "error_rate" in s)
+    assert error_rates[len(error_rates) // 2] > 10, error_rates
+    assert all(0 <= r <= 100 for r in error_rates)
+
+
+def test_unreachable_prometheus_fails_with_one_line(stack):
+    closed = f"http://127.0.0.1:{free_port()}"
+    rc, res = run_module(stack, {"url": closed, "queries": QUERIES, "timeout": 3})
+    assert rc != 0
+    assert res["failed"] is True
+    assert "\n" not in res["msg"]
+    expected = f"Prometheus at {closed}: unreachable (connection refused) on the query for error_rate ("
+    assert res["msg"].startswith(expected), res["msg"]
