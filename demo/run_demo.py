@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""`make demo`: the local staging stack meets a broken release and Procedure A rolls it back.
+"""`make demo`: the local staging stack meets a broken release; the metrics say roll back; Procedure A does.
 
 Runs the collection's own playbooks against inventory/local, with user traffic flowing through
 the gateway the whole time, then prints what an on-call engineer wants to know: which versions
-ran, how long each runbook step took, and how much downtime the traffic saw.
+ran, what the decision was and why, how long each runbook step took, and how much downtime the
+traffic saw. The local staging inventory assesses at drill scale (a runbook minute is a second).
 """
 
 from __future__ import annotations
@@ -93,7 +94,22 @@ def main() -> int:
         return 1
     print(f"--> {BROKEN} failed verification, as it should (exit {rc}); traffic: {traffic_line(broken_traffic)}")
 
-    banner("3/4 Procedure A, with no version: the history names the last known good release")
+    banner("3/5 Assess under traffic: the decision matrix on the gateway's own figures")
+    incident = time.strftime("demo-%Y%m%dT%H%M%SZ", time.gmtime())
+    traffic = Traffic("assess")
+    rc, _, _ = playbook("assess", "-e", f"incident={incident}", step="assess")
+    traffic.stop()
+    decision_file = DEMO / "state" / "incidents" / incident / "decision.json"
+    if rc != 0 or not decision_file.exists():
+        print(f"demo: the assessment failed (exit {rc}); see the output above", file=sys.stderr)
+        return 1
+    decision = json.loads(decision_file.read_text())
+    print(f"--> {decision['summary']}")
+    if (decision["decision"], decision["procedure"]) != ("rollback_now", "A"):
+        print("demo: expected the decision rollback_now with Procedure A", file=sys.stderr)
+        return 1
+
+    banner("4/5 Procedure A, with no version: the history names the last known good release")
     traffic = Traffic("rollback")
     rc, seconds, timeline = playbook("procedure_a", step="procedure-a")
     rollback_traffic = traffic.stop()
@@ -101,13 +117,15 @@ def main() -> int:
         print(f"demo: Procedure A failed (exit {rc}); see the output above", file=sys.stderr)
         return 1
 
-    banner("4/4 Verify the running stack on its own")
+    banner("5/5 Verify the running stack on its own")
     rc_verify, _, _ = playbook("verify", "-e", f"version={GOOD}", step="verify")
 
     history = [json.loads(line) for line in (DEMO / "state" / "deployments.jsonl").read_text().splitlines()]
     banner("Summary")
     print(f"  versions:   {GOOD} (good) -> {BROKEN} (broken, failed verification) -> "
           f"{history[-1]['version']} (Procedure A, {history[-1]['result']})")
+    print(f"  decision:   {decision['summary']}")
+    print(f"              recorded in {decision_file.relative_to(ROOT)}")
     print(f"  Procedure A took {seconds:.1f} s end to end (runbook budget: 5-10 min); per step:")
     print("\n".join(steps_table(timeline)))
     print(f"  traffic during the broken deploy: {traffic_line(broken_traffic)}")

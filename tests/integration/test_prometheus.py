@@ -231,3 +231,19 @@ def test_unreachable_prometheus_fails_with_one_line(stack):
     assert "\n" not in res["msg"]
     expected = f"Prometheus at {closed}: unreachable (connection refused) on the query for error_rate ("
     assert res["msg"].startswith(expected), res["msg"]
+
+
+def test_assess_from_prometheus_decides_procedure_a(broken_stack, prometheus, traffic):
+    """assess.yml with source=prometheus: history comes from Prometheus at once, health is probed."""
+    started, ended, _ = traffic
+    # The last 20 s of the traffic, seen through rate()[1m]: still inside Prometheus' answer now.
+    run = broken_stack.playbook(
+        "assess", source="prometheus", rollback_prometheus_url=prometheus.url, rollback_prometheus_queries=QUERIES,
+        duration=20, interval=1, window_scale=0.0167, incident="t-prometheus",
+    )  # fmt: skip
+    assert run.rc == 0, run.output
+    decision = broken_stack.decision("t-prometheus")
+    assert decision["inputs"]["source"] == "prometheus"
+    assert (decision["priority"], decision["decision"], decision["procedure"]) == ("critical", "rollback_now", "A")
+    assert {"error_rate_critical", "critical_endpoint_errors"} <= {t["id"] for t in decision["triggers"]}
+    assert len(decision["inputs"]["services"]) == 7
