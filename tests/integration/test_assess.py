@@ -170,3 +170,23 @@ def test_a_release_with_a_migration_needs_procedure_b(broken):
     msg = one_line_error(run.output)
     assert "Procedure B, which auto.yml cannot run yet; nothing was changed" in msg, msg
     assert broken.containers() == before
+
+
+def test_static_figures_choose_procedure_c_for_one_failing_service(broken):
+    """The static source (AWX, external monitors): figures as variables, the same decision."""
+    before = broken.containers()
+    run = broken.playbook(
+        "auto", source="static", incident="t-static", confirm="yes", schema_changed=False,
+        assess_samples=[{"ts": 0, "error_rate": 0.2}, {"ts": 60, "error_rate": 0.1}],
+        assess_services=[
+            {"name": "billing-service", "healthy": False, "down_seconds": 1000, "failed_checks": 0},
+            {"name": "chat-service", "critical": True, "healthy": True},
+        ],
+    )  # fmt: skip
+    assert run.rc != 0
+    decision = broken.decision("t-static")
+    assert (decision["priority"], decision["decision"]) == ("high", "rollback")
+    assert (decision["procedure"], decision["service"]) == ("C", "billing-service")
+    assert [t["id"] for t in decision["triggers"]] == ["non_critical_service_down"]
+    assert "Procedure C, which auto.yml cannot run yet; nothing was changed" in one_line_error(run.output)
+    assert broken.containers() == before
