@@ -19,14 +19,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: O(state=record) reports the entry it would append without writing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   path:
     description: History file (for example C(deployments.jsonl)). Its parent directory is created on record.

@@ -19,14 +19,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Read-only apart from fetching tags, which also happens in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 requirements:
   - git
 options:

@@ -18,14 +18,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Read-only; probes run in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   endpoints:
     description: Endpoints to probe, each a dictionary with C(name) and C(url).

@@ -18,14 +18,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Reports whether the lock would be taken or released without writing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   path:
     description: Lock file. Its parent directory is created when missing.

@@ -29,14 +29,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Read-only; it samples in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   error_rate_url:
     description: URL of the error rate (JSON with C(rate), a percentage).

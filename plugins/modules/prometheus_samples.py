@@ -26,14 +26,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Read-only; the queries run in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   url:
     description:

@@ -18,14 +18,11 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
+  - runbook.rollback.attributes
 attributes:
   check_mode:
     support: full
     details: Creates users, chats and payments, so in check mode nothing is sent and the task is reported as skipped.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   base_url:
     description: Base URL of the API gateway, for example C(https://app.example.test).
