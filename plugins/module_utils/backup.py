@@ -1,0 +1,244 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL backups of a compose project: a custom-format dump plus a JSON sidecar.
+
+The dump runs inside the database's own container (`docker compose exec -T <service> pg_dump`), so the
+host needs neither PostgreSQL client tools nor the database password: the container's postgres user
+connects over the local socket. The dump streams to `<dir>/<id>.dump.partial`, is hashed on the way, and
+is renamed into place only once pg_dump succeeded and `pg_restore --list` read it back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z_]+(-[A-Za-z0-9._-]+)?$")
+TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+TAGS = ("manual", "pre_deploy", "before_rollback")
+CHUNK = 1 << 20
+
+
+class BackupError(Exception):
+    """A backup that cannot be made, read or trusted; the message is one line."""
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def make_id(now, tag, version=None):
+    if tag not in TAGS:
+        raise BackupError("unknown backup tag %r: use %s" % (tag, ", ".join(TAGS)))
+    base = "%s-%s" % (now.strftime("%Y%m%dT%H%M%SZ"), tag)
+    if version:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", version)
+        base += "-" + safe
+    return base
+
+
+def check_id(backup_id):
+    if not isinstance(backup_id, str) or not ID_RE.match(backup_id):
+        raise BackupError("malformed backup id %r: expected like 20261128T150000Z-manual-v1.2.3" % (backup_id,))
+    return backup_id
+
+
+def check_tables(tables):
+    for table in tables:
+        if not isinstance(table, str) or not TABLE_RE.match(table):
+            raise BackupError("table name %r is not a plain SQL identifier" % (table,))
+    return tables
+
+
+def quote_table(table):
+    return ".".join('"%s"' % part for part in table.split("."))
+
+
+def existing_query(tables):
+    """SQL listing which of `tables` exist (one name per line)."""
+    names = ", ".join("'%s'" % t for t in check_tables(tables))
+    # Names passed check_tables (plain identifiers): nothing from them can break out of the quotes.
+    return "SELECT name FROM unnest(ARRAY[%s]::text[]) AS name WHERE to_regclass(name) IS NOT NULL;" % names  # noqa: S608
+
+
+def count_query(tables):
+    """SQL returning "table|count" lines for `tables` (which must exist)."""
+    parts = ["SELECT '%s', count(*) FROM %s" % (t, quote_table(t)) for t in check_tables(tables)]  # noqa: S608
+    return " UNION ALL ".join(parts) + ";"
+
+
+def row_counts(compose, database, tables):
+    """{table: rows, or None when the table does not exist}."""
+    rc, out, err = compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", existing_query(tables))
+    if rc != 0:
+        raise BackupError("reading the tables of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+    present = [t for t in tables if t in set(out.split())]
+    counts = {t: None for t in tables}
+    if present:
+        rc, out, err = compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", count_query(present))
+        if rc != 0:
+            raise BackupError("counting rows in %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+        counts.update(parse_counts(out))
+    return counts
+
+
+def parse_counts(stdout):
+    counts = {}
+    for line in stdout.splitlines():
+        if "|" in line:
+            name, _, value = line.partition("|")
+            counts[name] = int(value)
+    return counts
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def paths(directory, backup_id):
+    check_id(backup_id)
+    return os.path.join(directory, backup_id + ".dump"), os.path.join(directory, backup_id + ".json")
+
+
+def read_sidecars(directory):
+    """(backups oldest first, warnings) from the JSON sidecars in `directory`."""
+    backups, warnings = [], []
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return [], []
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            with open(path) as fh:
+                meta = json.load(fh)
+            check_id(meta.get("id"))
+        except (OSError, ValueError, BackupError) as exc:
+            warnings.append("ignored %s: %s" % (name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            continue
+        meta["dump_present"] = os.path.exists(os.path.join(directory, meta["id"] + ".dump"))
+        backups.append(meta)
+    backups.sort(key=lambda m: (m.get("created_at") or "", m["id"]))
+    return backups, warnings
+
+
+class Compose:
+    """`docker compose exec -T <service> ...` for one project, argv only (no shell)."""
+
+    def __init__(self, argv, service, env=None, timeout=None):
+        self.argv = list(argv)
+        self.service = service
+        self.env = dict(os.environ, **{k: str(v) for k, v in (env or {}).items()})
+        self.timeout = timeout
+
+    def exec_argv(self, *command):
+        return self.argv + ["exec", "-T", self.service] + list(command)
+
+    def run(self, *command, stdin=None):
+        proc = subprocess.run(self.exec_argv(*command), stdin=stdin, capture_output=True, env=self.env,
+                              timeout=self.timeout, check=False)  # fmt: skip
+        return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+    def stream_to(self, dest, *command):
+        """Run command, writing its stdout to dest; return (rc, stderr, size, sha256)."""
+        digest, size = hashlib.sha256(), 0
+        # Dumps hold user data (password hashes included): readable by the owner and group only.
+        with os.fdopen(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), "wb") as out:
+            proc = subprocess.Popen(self.exec_argv(*command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=self.env)  # fmt: skip
+            for chunk in iter(lambda: proc.stdout.read(CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+            stderr = proc.stderr.read().decode("utf-8", "replace")
+            proc.wait()
+        return proc.returncode, stderr, size, digest.hexdigest()
+
+
+def first_line(text, default):
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0][:200] if lines else default
+
+
+def list_archive(compose, dump_path):
+    """Entries of a custom-format archive read by pg_restore --list inside the container."""
+    with open(dump_path, "rb") as fh:
+        rc, out, err = compose.run("pg_restore", "--list", stdin=fh)
+    if rc != 0:
+        reason = first_line(err, "rc %d" % rc)
+        raise BackupError("pg_restore cannot read %s: %s" % (os.path.basename(dump_path), reason))
+    entries = [line for line in out.splitlines() if line and not line.startswith(";")]
+    if not entries:
+        raise BackupError("%s lists no entries" % os.path.basename(dump_path))
+    return entries
+
+
+def verify(compose, directory, meta):
+    """Check a backup before use: file present, size and sha256 as recorded, archive readable."""
+    dump_path, _ = paths(directory, meta["id"])
+    if not os.path.exists(dump_path):
+        raise BackupError("backup %s: the dump %s is missing" % (meta["id"], dump_path))
+    size = os.path.getsize(dump_path)
+    if size != meta.get("size"):
+        raise BackupError("backup %s: size %d, but %s was recorded" % (meta["id"], size, meta.get("size")))
+    digest = sha256_file(dump_path)
+    if digest != meta.get("sha256"):
+        recorded = str(meta.get("sha256"))[:12]
+        raise BackupError("backup %s: sha256 %s does not match the recorded %s" % (meta["id"], digest[:12], recorded))
+    return list_archive(compose, dump_path)
+
+
+def take(compose, directory, database, tables, tag, version=None, now=None):
+    """Dump `database`, verify the archive, count rows and write the sidecar; return the sidecar."""
+    now = now or utc_now()
+    backup_id = make_id(now, tag, version)
+    dump_path, meta_path = paths(directory, backup_id)
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    if os.path.exists(meta_path) or os.path.exists(dump_path):
+        raise BackupError("backup %s exists already; not overwriting it" % backup_id)
+    partial = dump_path + ".partial"
+    try:
+        rc, err, size, digest = compose.stream_to(partial, "pg_dump", "--format=custom", "--dbname=" + database)
+        if rc != 0:
+            raise BackupError("pg_dump of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+        entries = list_archive(compose, partial)
+        counts = row_counts(compose, database, tables)
+        os.rename(partial, dump_path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    meta = {
+        "id": backup_id,
+        "tag": tag,
+        "database": database,
+        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "version": version,
+        "format": "custom",
+        "file": os.path.basename(dump_path),
+        "size": size,
+        "sha256": digest,
+        "archive_entries": len(entries),
+        "row_counts": counts,
+        "verified": True,
+    }
+    tmp = meta_path + ".tmp"
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "w") as fh:
+        json.dump(meta, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.rename(tmp, meta_path)
+    return meta

@@ -1,0 +1,137 @@
+"""Backups of the staging stack's real PostgreSQL: on demand (backup.yml), before a deployment's
+migrations (deploy.yml), their sidecars, and their verification before use.
+
+The tests share one stack and run in file order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from stack import BIN, REPO
+
+TABLES = ("users", "chats", "messages", "subscriptions")
+
+
+def count(stack, table: str) -> int:
+    sql = f"SELECT count(*) FROM {table}"  # noqa: S608 - the tests' own table names
+    proc = stack.compose("exec", "-T", "postgres", "psql", "-At", "-d", "saas_db", "-c", sql)
+    return int(proc.stdout.strip())
+
+
+def sidecars(stack) -> list[dict]:
+    backups = stack.state_dir / "backups"
+    return [json.loads(p.read_text()) for p in sorted(backups.glob("*.json"))] if backups.exists() else []
+
+
+def db_backup(stack, **args) -> tuple[int, dict]:
+    """runbook.rollback.db_backup run by ansible against the stack's host; (rc, result)."""
+    argv = [
+        str(BIN / "ansible"), "staging-test", "-i", str(stack.inventory),
+        "-m", "runbook.rollback.db_backup", "-a", json.dumps(args),
+    ]  # fmt: skip
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_NOCOLOR="1",
+        RUNBOOK_TIMELINE_DIR=str(stack.timelines),
+    )
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return proc.returncode, json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["staging-test"]
+
+
+def compose_argv(stack) -> list[str]:
+    return ["docker", "compose", "--project-name", stack.project, "--project-directory", str(stack.app_dir),
+            f"--file={stack.app_dir}/docker-compose.prod.yml"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def seeded(stack):
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    # A first deploy has no database to back up.
+    assert sidecars(stack) == [] and stack.history()[-1]["backup"] is None
+    with stack.traffic(seconds=8, rate=20) as users:
+        users.wait(timeout=60)
+    assert count(stack, "messages") > 0
+    return stack
+
+
+def test_backup_on_demand_records_a_verified_sidecar(seeded):
+    before = {t: count(seeded, t) for t in TABLES}
+    run = seeded.playbook("backup")
+    assert run.rc == 0, run.output
+    (meta,) = sidecars(seeded)
+    dump = seeded.state_dir / "backups" / meta["file"]
+    assert (meta["tag"], meta["database"], meta["version"], meta["format"]) == ("manual", "saas_db", "v1.2.3", "custom")
+    assert meta["size"] == dump.stat().st_size > 0
+    assert meta["sha256"] == hashlib.sha256(dump.read_bytes()).hexdigest()
+    assert meta["row_counts"] == before
+    assert meta["verified"] is True and meta["archive_entries"] > 0
+    assert oct(dump.stat().st_mode & 0o777) == "0o640"
+    # The archive really is what pg_restore reads: list it inside the container.
+    with dump.open("rb") as fh:
+        listing = subprocess.run(compose_argv(seeded) + ["exec", "-T", "postgres", "pg_restore", "--list"], stdin=fh,
+                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "TABLE DATA public messages" in listing
+
+
+def test_deploy_backs_up_before_the_migration_destroys_chats(seeded):
+    chats, messages = count(seeded, "chats"), count(seeded, "messages")
+    run = seeded.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    pre = [m for m in sidecars(seeded) if m["tag"] == "pre_deploy"]
+    assert len(pre) == 1
+    assert pre[0]["version"] == "v1.2.3"
+    assert (pre[0]["row_counts"]["chats"], pre[0]["row_counts"]["messages"]) == (chats, messages)
+    # v1.3.0's migration 0003 lost them: the backup is the only copy.
+    assert count(seeded, "messages") < messages
+    assert seeded.history()[-1]["version"] == "v1.3.0"
+    assert seeded.history()[-1]["backup"] == pre[0]["id"]
+
+
+def test_redeploying_the_running_release_takes_no_backup(seeded):
+    n = len(sidecars(seeded))
+    run = seeded.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    assert len(sidecars(seeded)) == n
+
+
+def test_list_returns_every_backup_oldest_first(seeded):
+    rc, res = db_backup(seeded, state="list", dir=str(seeded.state_dir / "backups"))
+    assert rc == 0, res
+    assert [b["tag"] for b in res["backups"]] == ["manual", "pre_deploy"]
+    assert all(b["dump_present"] for b in res["backups"])
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        pytest.param(lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "size", id="truncated"),
+        pytest.param(
+            lambda p: p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 0xFF])),
+            "does not match the recorded",
+            id="wrong-checksum",
+        ),
+        pytest.param(lambda p: p.unlink(), "is missing", id="missing"),
+    ],
+)
+def test_a_damaged_backup_fails_verification_with_one_line(seeded, tmp_path, damage, expected):
+    backups = seeded.state_dir / "backups"
+    meta = sidecars(seeded)[0]
+    # Damage a copy, never the original.
+    copy_dir = tmp_path / "backups"
+    copy_dir.mkdir()
+    for suffix in (".dump", ".json"):
+        (copy_dir / (meta["id"] + suffix)).write_bytes((backups / (meta["id"] + suffix)).read_bytes())
+    rc, res = db_backup(seeded, state="verify", dir=str(copy_dir), id=meta["id"], compose_argv=compose_argv(seeded))
+    assert rc == 0, res
+    damage(Path(copy_dir / (meta["id"] + ".dump")))
+    rc, res = db_backup(seeded, state="verify", dir=str(copy_dir), id=meta["id"], compose_argv=compose_argv(seeded))
+    assert rc != 0
+    assert expected in res["msg"] and "\n" not in res["msg"], res["msg"]

@@ -1,0 +1,77 @@
+"""Backup ids, table names and the SQL made from them, sidecar listing. Dumps themselves run against the
+real PostgreSQL in tests/integration/test_backup.py."""
+
+import datetime
+import json
+
+import pytest
+
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
+    BackupError,
+    check_id,
+    count_query,
+    existing_query,
+    make_id,
+    parse_counts,
+    read_sidecars,
+)
+
+NOW = datetime.datetime(2026, 11, 28, 15, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("tag", "version", "expected"),
+    [
+        ("manual", None, "20261128T150000Z-manual"),
+        ("pre_deploy", "v1.2.3", "20261128T150000Z-pre_deploy-v1.2.3"),
+        ("before_rollback", "v1.3.0; rm -rf /", "20261128T150000Z-before_rollback-v1.3.0__rm_-rf__"),
+    ],
+)
+def test_make_id(tag, version, expected):
+    backup_id = make_id(NOW, tag, version)
+    assert backup_id == expected
+    assert check_id(backup_id) == backup_id
+
+
+@pytest.mark.parametrize("bad", ["", "../20261128T150000Z-manual", "20261128-manual", None, "20261128T150000Z-Manual"])
+def test_check_id_refuses(bad):
+    with pytest.raises(BackupError, match="malformed backup id"):
+        check_id(bad)
+
+
+def test_make_id_refuses_an_unknown_tag():
+    with pytest.raises(BackupError, match="unknown backup tag 'daily'"):
+        make_id(NOW, "daily")
+
+
+def test_queries_quote_plain_identifiers_only():
+    assert count_query(["users", "billing.invoices"]) == (
+        "SELECT 'users', count(*) FROM \"users\" UNION ALL "
+        "SELECT 'billing.invoices', count(*) FROM \"billing\".\"invoices\";"
+    )
+    assert "ARRAY['users', 'chats']::text[]" in existing_query(["users", "chats"])
+    for bad in ("users; DROP TABLE users", "a'b", 'x"y', "1abc", "a.b.c"):
+        with pytest.raises(BackupError, match="not a plain SQL identifier"):
+            count_query([bad])
+
+
+def test_parse_counts():
+    assert parse_counts("users|12\nchats|0\n\n") == {"users": 12, "chats": 0}
+
+
+def test_read_sidecars_orders_by_time_and_skips_what_it_cannot_read(tmp_path):
+    newer = {"id": "20261128T160000Z-manual", "created_at": "2026-11-28T16:00:00Z"}
+    older = {"id": "20261128T150000Z-pre_deploy-v1.2.3", "created_at": "2026-11-28T15:00:00Z"}
+    for meta in (newer, older):
+        (tmp_path / (meta["id"] + ".json")).write_text(json.dumps(meta))
+    (tmp_path / (older["id"] + ".dump")).write_bytes(b"PGDMP")
+    (tmp_path / "torn.json").write_text('{"id": "2026')
+    (tmp_path / "foreign.json").write_text(json.dumps({"id": "../../etc/passwd"}))
+    backups, warnings = read_sidecars(str(tmp_path))
+    assert [b["id"] for b in backups] == [older["id"], newer["id"]]
+    assert [b["dump_present"] for b in backups] == [True, False]
+    assert len(warnings) == 2 and all(w.startswith("ignored ") for w in warnings)
+
+
+def test_read_sidecars_of_a_missing_directory_is_empty(tmp_path):
+    assert read_sidecars(str(tmp_path / "none")) == ([], [])
