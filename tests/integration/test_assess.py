@@ -175,8 +175,10 @@ def test_a_release_with_a_migration_needs_procedure_b(broken):
 def test_static_figures_choose_procedure_c_for_one_failing_service(broken):
     """The static source (AWX, external monitors): figures as variables, the same decision."""
     before = broken.containers()
+    incidents = set((broken.state_dir / "incidents").iterdir())
+    # No incident named: the id is the time the assessment started, fixed once for the whole run.
     run = broken.playbook(
-        "auto", source="static", incident="t-static", confirm="yes", schema_changed=False,
+        "auto", source="static", confirm="yes", schema_changed=False,
         assess_samples=[{"ts": 0, "error_rate": 0.2}, {"ts": 60, "error_rate": 0.1}],
         assess_services=[
             {"name": "billing-service", "healthy": False, "down_seconds": 1000, "failed_checks": 0},
@@ -184,7 +186,9 @@ def test_static_figures_choose_procedure_c_for_one_failing_service(broken):
         ],
     )  # fmt: skip
     assert run.rc != 0
-    decision = broken.decision("t-static")
+    (new,) = set((broken.state_dir / "incidents").iterdir()) - incidents
+    decision = broken.decision(new.name)
+    assert decision["incident"] == new.name
     assert (decision["priority"], decision["decision"]) == ("high", "rollback")
     assert (decision["procedure"], decision["service"]) == ("C", "billing-service")
     assert [t["id"] for t in decision["triggers"]] == ["non_critical_service_down"]
