@@ -99,6 +99,28 @@ class Stack:
             print(proc.stdout[-6000:])
         return Run(proc.returncode, proc.stdout)
 
+    def module(self, name: str, args: dict, timeout: int = 300) -> tuple[int, dict]:
+        """runbook.rollback.<name> on the stack's host through `ansible`; (rc, the task's result)."""
+        argv = [
+            str(BIN / "ansible"), "staging-test", "-i", str(self.inventory),
+            "-m", f"runbook.rollback.{name}", "-a", json.dumps(args),
+        ]  # fmt: skip
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_NOCOLOR="1",
+            RUNBOOK_TIMELINE_DIR=str(self.timelines),
+            PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+        )
+        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        try:
+            out = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
+        return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
+
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
         env = dict(os.environ, GATEWAY_PORT=str(self.port))

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from stack import BIN, REPO
 
 TABLES = ("users", "chats", "messages", "subscriptions")
 
@@ -29,21 +27,7 @@ def sidecars(stack) -> list[dict]:
 
 
 def db_backup(stack, **args) -> tuple[int, dict]:
-    """runbook.rollback.db_backup run by ansible against the stack's host; (rc, result)."""
-    argv = [
-        str(BIN / "ansible"), "staging-test", "-i", str(stack.inventory),
-        "-m", "runbook.rollback.db_backup", "-a", json.dumps(args),
-    ]  # fmt: skip
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-        RUNBOOK_TIMELINE_DIR=str(stack.timelines),
-    )
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    return proc.returncode, json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["staging-test"]
+    return stack.module("db_backup", args)
 
 
 def compose_argv(stack) -> list[str]:

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from stack import BIN, REPO, free_port
+from stack import REPO, free_port
 
 PROMETHEUS_IMAGE = os.environ.get("RUNBOOK_PROMETHEUS_IMAGE", "runbook-rollback/prometheus:bookworm")
 CRITICAL = 'upstream=~"auth-service|chat-service|billing-service"'
@@ -102,29 +102,6 @@ class Prometheus:
         return None if value != value else value  # NaN: no requests in the window yet
 
 
-def run_module(stack, args):
-    """runbook.rollback.prometheus_samples on the stack's host through `ansible`; (rc, result)."""
-    argv = [
-        str(BIN / "ansible"), "staging-test", "-i", str(stack.inventory),
-        "-m", "runbook.rollback.prometheus_samples", "-a", json.dumps(args),
-    ]  # fmt: skip
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-        RUNBOOK_TIMELINE_DIR=str(stack.timelines),
-        PATH=f"{BIN}:{os.environ.get('PATH', '')}",
-    )
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
-    return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
-
-
 @pytest.fixture(scope="module")
 def broken_stack(stack):
     run = stack.playbook("deploy", version="v1.2.4")
@@ -203,7 +180,7 @@ def traffic(broken_stack, prometheus):
 def test_samples_show_the_broken_release(broken_stack, prometheus, traffic):
     started, ended, client = traffic
     args = {"url": prometheus.url, "queries": QUERIES, "end": ended, "duration": ended - started, "step": 1}
-    rc, res = run_module(broken_stack, args)
+    rc, res = broken_stack.module("prometheus_samples", args)
     assert rc == 0, res
     assert res["changed"] is False
     samples = res["samples"]
@@ -225,7 +202,7 @@ def test_samples_show_the_broken_release(broken_stack, prometheus, traffic):
 
 def test_unreachable_prometheus_fails_with_one_line(stack):
     closed = f"http://127.0.0.1:{free_port()}"
-    rc, res = run_module(stack, {"url": closed, "queries": QUERIES, "timeout": 3})
+    rc, res = stack.module("prometheus_samples", {"url": closed, "queries": QUERIES, "timeout": 3})
     assert rc != 0
     assert res["failed"] is True
     assert "\n" not in res["msg"]
