@@ -10,25 +10,11 @@ import math
 import time
 import urllib.parse
 
+from ansible_collections.runbook.rollback.plugins.module_utils.decision import BOOL_METRICS, SAMPLE_METRICS
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request, validate_url
 
 # The sample keys rollback_decision understands; a typo must fail here, not silently feed nothing.
-METRICS = (
-    "error_rate",
-    "critical_error_rate",
-    "p95_ms",
-    "p50_ms",
-    "db_query_ms",
-    "cpu_percent",
-    "memory_percent",
-    "disk_free_percent",
-    "db_connections_used",
-    "db_connections_max",
-    "email_failure_rate",
-    "openai_failure_rate",
-    "stripe_ok",
-)
-BOOL_METRICS = ("stripe_ok",)
+METRICS = SAMPLE_METRICS
 # Prometheus refuses a range query of more than 11,000 points per series.
 MAX_POINTS = 11000
 QUERY_RANGE_PATH = "/api/v1/query_range"
