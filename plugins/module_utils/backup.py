@@ -43,14 +43,14 @@ def make_id(now, tag, version=None):
 
 
 def check_id(backup_id):
-    if not isinstance(backup_id, str) or not ID_RE.match(backup_id):
+    if not isinstance(backup_id, str) or not ID_RE.fullmatch(backup_id):
         raise BackupError("malformed backup id %r: expected like 20261128T150000Z-manual-v1.2.3" % (backup_id,))
     return backup_id
 
 
 def check_tables(tables):
     for table in tables:
-        if not isinstance(table, str) or not TABLE_RE.match(table):
+        if not isinstance(table, str) or not TABLE_RE.fullmatch(table):
             raise BackupError("table name %r is not a plain SQL identifier" % (table,))
     return tables
 
@@ -85,6 +85,15 @@ def row_counts(compose, database, tables):
             raise BackupError("counting rows in %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
         counts.update(parse_counts(out))
     return counts
+
+
+def size_of(compose, database):
+    """Bytes on disk of `database` (pg_database_size), what restoring its dump needs again."""
+    sql = "SELECT pg_database_size(current_database())"
+    rc, out, err = compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", sql)
+    if rc != 0:
+        raise BackupError("reading the size of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+    return int(out.strip())
 
 
 def parse_counts(stdout):
@@ -216,6 +225,7 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
             raise BackupError("pg_dump of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
         entries = list_archive(compose, partial)
         counts = row_counts(compose, database, tables)
+        database_size = size_of(compose, database)
         os.rename(partial, dump_path)
     finally:
         if os.path.exists(partial):
@@ -229,6 +239,7 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         "format": "custom",
         "file": os.path.basename(dump_path),
         "size": size,
+        "database_size": database_size,
         "sha256": digest,
         "archive_entries": len(entries),
         "row_counts": counts,

@@ -78,17 +78,29 @@ def summary(results):
     return line + ("; failed: " + ", ".join(failed) if failed else "")
 
 
-def run_flows(base_url, flows=FLOWS, timeout=5.0, email_domain="example.test", password=None, call=request):
-    """Run the flows in order; returns dict(flows, passed, summary, email). Never raises for HTTP failures."""
+def run_flows(base_url, flows=FLOWS, timeout=5.0, email_domain="example.test", password=None, call=request, email=None):
+    """Run the flows in order; returns dict(flows, passed, summary, email). Never raises for HTTP failures.
+
+    With `email` (and its `password`) the flows run as that existing account, and register is not allowed."""
     validate_url(base_url)
-    wanted = validate_flows(flows)
+    if email is not None:
+        if not password:
+            raise SmokeError("an existing account (email) needs its password")
+        if "register" in (flows or []):
+            raise SmokeError("flow register cannot run for an existing account")
+        if not flows:
+            raise SmokeError("flows must not be empty")
+        # The existing account stands in for register.
+        wanted = validate_flows(list(flows) + ["register"])[1:]
+    else:
+        wanted = validate_flows(flows)
     validate_domain(email_domain)
     base = base_url.rstrip("/")
+    outcome = {"register": True} if email is not None else {}
     password = password or random_password()
-    email = unique_email(email_domain)
+    email = email or unique_email(email_domain)
     state = {}
     results = []
-    outcome = {}
 
     def post(path, payload, token=None):
         headers = {"Authorization": "Bearer %s" % token} if token else None

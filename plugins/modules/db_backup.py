@@ -16,6 +16,11 @@ description:
     read it back. A JSON sidecar records the id, tag, database, time, deployed version, size, sha256, the
     archive's entry count and the row counts of O(tables).
   - With O(state=list), returns the backups in O(dir) from their sidecars, oldest first.
+  - With O(state=select), chooses the backup a restore should use, without reading the dumps; the one named
+    by O(id), the newest taken on O(date) (emergency C(before_rollback) backups are left out), or by default
+    the backup taken before the deployment that brought the running release, from the deployment history
+    O(history) (its pre-deploy backup, else the newest backup older than it). It fails with one line when
+    there is none, when its dump is missing, or when it was taken on another release than O(version).
   - With O(state=verify), checks the backup O(id) before use, size and sha256 as recorded and the archive
     readable by pg_restore, and fails with one line when it is not.
   - Nothing is ever deleted or overwritten.
@@ -32,7 +37,7 @@ options:
   state:
     description: Take a backup, list them, or verify one.
     type: str
-    choices: [present, list, verify]
+    choices: [present, list, select, verify]
     default: present
   dir:
     description: Directory of the dumps and their sidecars.
@@ -65,11 +70,18 @@ options:
     choices: [manual, pre_deploy, before_rollback]
     default: manual
   version:
-    description: The release deployed when the backup is taken.
+    description: The release deployed when the backup is taken (present), or the release the selected backup
+      must have been taken on (select).
     type: str
   id:
-    description: The backup to verify.
+    description: The backup to verify, or to select.
     type: str
+  date:
+    description: With O(state=select), the UTC day (YYYY-MM-DD) whose newest backup is selected.
+    type: str
+  history:
+    description: With O(state=select), the deployment history file (C(deployments.jsonl)).
+    type: path
   timeout:
     description: Seconds for each non-streaming call (listing the archive, counting rows).
     type: float
@@ -96,8 +108,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backup:
-  description: The sidecar of the backup taken (present) or verified (verify).
-  returned: when state is present or verify
+  description: The sidecar of the backup taken (present), selected (select) or verified (verify).
+  returned: when state is present, select or verify
   type: dict
   sample:
     id: 20261128T150000Z-pre_deploy-v1.2.3
@@ -117,6 +129,10 @@ backups:
   returned: when state is list
   type: list
   elements: dict
+reason:
+  description: Why this backup was selected.
+  returned: when state is select
+  type: str
 warnings:
   description: Sidecars that could not be read.
   returned: when state is list
@@ -137,12 +153,14 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     utc_now,
     verify,
 )
+from ansible_collections.runbook.rollback.plugins.module_utils.history import HistoryError, read_history
+from ansible_collections.runbook.rollback.plugins.module_utils.restore import choose
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["present", "list", "verify"], default="present"),
+            state=dict(type="str", choices=["present", "list", "select", "verify"], default="present"),
             dir=dict(type="path", required=True),
             compose_argv=dict(type="list", elements="str"),
             compose_env=dict(type="dict", default={}),
@@ -152,6 +170,8 @@ def main():
             tag=dict(type="str", choices=["manual", "pre_deploy", "before_rollback"], default="manual"),
             version=dict(type="str"),
             id=dict(type="str"),
+            date=dict(type="str"),
+            history=dict(type="path"),
             timeout=dict(type="float", default=600),
         ),
         required_if=[("state", "present", ("compose_argv", "database")), ("state", "verify", ("compose_argv", "id"))],
@@ -164,6 +184,11 @@ def main():
             for warning in warnings:
                 module.warn(warning)
             module.exit_json(changed=False, backups=backups, warnings=warnings)
+        if p["state"] == "select":
+            backups, _ = read_sidecars(p["dir"])
+            entries = read_history(p["history"])[0] if p["history"] else []
+            meta, reason = choose(backups, entries, backup_id=p["id"], backup_date=p["date"], version=p["version"])
+            module.exit_json(changed=False, backup=meta, reason=reason)
         compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
         if p["state"] == "verify":
             backups, _ = read_sidecars(p["dir"])
@@ -177,7 +202,7 @@ def main():
             module.exit_json(changed=True, backup={"id": planned, "file": os.path.join(p["dir"], planned + ".dump")})
         meta = take(compose, p["dir"], p["database"], p["tables"], p["tag"], p["version"])
         module.exit_json(changed=True, backup=meta)
-    except BackupError as exc:
+    except (BackupError, HistoryError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg="backup in %s failed: %s" % (p["dir"], exc.strerror or exc))

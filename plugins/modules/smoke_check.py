@@ -46,7 +46,11 @@ options:
     type: str
     default: example.test
   password:
-    description: Password of the throwaway user; a random one per run by default.
+    description: Password of the throwaway user (a random one per run by default), or of the account O(email).
+    type: str
+  email:
+    description: Run the flows as this existing account (with its O(password)) instead of a new one, for example a
+      known test user whose login proves that restored accounts work. C(register) is then not allowed.
     type: str
   fail_on_error:
     description: Fail the task (with RV(summary) as message) when a flow fails.
@@ -135,6 +139,7 @@ def main():
             timeout=dict(type="float", default=5),
             email_domain=dict(type="str", default="example.test"),
             password=dict(type="str", no_log=True),
+            email=dict(type="str"),
             fail_on_error=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -147,7 +152,7 @@ def main():
         module.fail_json(msg="timeout must be positive")
     try:
         result = run_flows(p["base_url"], p["flows"], timeout=p["timeout"], email_domain=p["email_domain"],
-                           password=p["password"])
+                           password=p["password"], email=p["email"])
     except ValueError as exc:
         module.fail_json(msg=str(exc), flows=[], passed=False, summary=str(exc))
     if p["fail_on_error"] and not result["passed"]:

@@ -80,6 +80,11 @@ class Stack:
         (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
 
+    def write_group_vars(self, **values) -> None:
+        """Add settings to the stack's inventory, as an operator would in group_vars."""
+        path = self.inventory / "group_vars" / "rollback_targets.yml"
+        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **values}))
+
     def playbook(self, name: str, *args: str, timeout: int = 900, **extra_vars) -> Run:
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
         if extra_vars:
@@ -125,6 +130,11 @@ class Stack:
         cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
         env = dict(os.environ, GATEWAY_PORT=str(self.port))
         return subprocess.run(cmd, env=env, capture_output=True, text=True, check=check)
+
+    def compose_bytes(self, *args: str) -> bytes:
+        cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
+        env = dict(os.environ, GATEWAY_PORT=str(self.port))
+        return subprocess.run(cmd, env=env, capture_output=True, check=True).stdout
 
     def containers(self) -> dict[str, tuple[str, str]]:
         """Service name -> (container id, start time) for every container of the project."""

@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restoring a backup with production untouched until the last moment.
+
+The chosen dump is restored into a side database (`<db>_restore_<stamp>`) while the running release
+keeps serving from `<db>`. Only once the side database holds every table with the sidecar's row
+counts are the application services stopped, and then one transaction renames `<db>` to
+`<db>_before_rollback_<stamp>` (kept, never dropped by the tool) and the side database to `<db>`.
+Every SQL statement runs through `docker compose exec -T <service>` as the container's postgres user.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import time
+
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
+    BackupError,
+    check_tables,
+    first_line,
+    row_counts,
+    verify,
+)
+
+DB_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+PG_NAME_MAX = 63
+SIDE_INFIX = "_restore_"
+KEPT_INFIX = "_before_rollback_"
+# A dump's contents compress to roughly a quarter of the database, or better; used only when a sidecar
+# predates the database_size field.
+DUMP_TO_DATABASE = 4
+
+
+def check_db_name(name, what="database"):
+    if not isinstance(name, str) or not DB_RE.fullmatch(name) or len(name) > PG_NAME_MAX:
+        raise BackupError("%s name %r must be a plain identifier of at most %d characters" % (what, name, PG_NAME_MAX))
+    return name
+
+
+def ident(name):
+    return '"%s"' % check_db_name(name).replace('"', '""')
+
+
+def literal(text):
+    return "'%s'" % str(text).replace("'", "''")
+
+
+def names(database, stamp):
+    """(side, kept) database names for one restore."""
+    if not isinstance(stamp, str) or not re.fullmatch(r"[0-9]{8}_[0-9]{6}", stamp):
+        raise BackupError("restore stamp %r must look like 20261128_150000" % (stamp,))
+    return (check_db_name(database + SIDE_INFIX + stamp, "side database"),
+            check_db_name(database + KEPT_INFIX + stamp, "kept database"))  # fmt: skip
+
+
+def stamp_of(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%d_%H%M%S")
+
+
+# --- Choosing the backup ------------------------------------------------------------------------
+
+
+def bad_deployment(entries):
+    """The deployment that brought the running release: the newest deploy of the current version that
+    changed the version. None when the history has none."""
+    if not entries:
+        return None
+    current = entries[-1].get("version")
+    for entry in reversed(entries):
+        if entry.get("version") != current:
+            break
+        if entry.get("action", "deploy") == "deploy" and entry.get("from_version") != current:
+            return entry
+    return None
+
+
+def _usable(meta):
+    if not meta.get("dump_present", True):
+        return "its dump file is missing"
+    if meta.get("verified") is not True:
+        return "it was never verified"
+    return None
+
+
+def choose(backups, entries, backup_id=None, backup_date=None, version=None):
+    """(sidecar, reason) of the backup to restore; BackupError with one line when there is none.
+
+    backups: sidecars oldest first (read_sidecars); entries: the deployment history, oldest first.
+    """
+    if backup_id and backup_date:
+        raise BackupError("name a backup by id or by date, not both")
+    if backup_id:
+        meta = next((b for b in backups if b["id"] == backup_id), None)
+        if meta is None:
+            raise BackupError("no backup %r; restore.yml -e list=true lists them" % (backup_id,))
+        reason = "named with -e backup"
+    elif backup_date:
+        if not DATE_RE.fullmatch(str(backup_date)):
+            raise BackupError("backup_date %r must look like 2025-11-15" % (backup_date,))
+        eligible = [b for b in backups if b.get("tag") != "before_rollback"]
+        candidates = [b for b in eligible if (b.get("created_at") or "")[:10] == backup_date]
+        if not candidates:
+            dates = sorted({(b.get("created_at") or "?")[:10] for b in eligible})
+            raise BackupError(
+                "no backup taken on %s (backups exist for: %s)" % (backup_date, ", ".join(dates) or "none")
+            )
+        meta = candidates[-1]
+        reason = "newest of the %d backup(s) taken on %s" % (len(candidates), backup_date)
+    else:
+        bad = bad_deployment(entries)
+        if bad is None:
+            raise BackupError(
+                "the history shows no deployment to undo; name a backup with -e backup=ID or -e backup_date=YYYY-MM-DD"
+            )
+        meta = next((b for b in backups if bad.get("backup") and b["id"] == bad.get("backup")), None)
+        if meta is not None:
+            reason = "pre-deploy backup of the deployment of %s at %s" % (bad["version"], bad.get("at"))
+        else:
+            at = bad.get("at") or ""
+            before = [b for b in backups if b.get("tag") != "before_rollback" and (b.get("created_at") or "") <= at]
+            if not before:
+                raise BackupError("no backup was taken before the deployment of %s at %s; name one with -e backup=ID"
+                                  % (bad["version"], bad.get("at")))  # fmt: skip
+            meta = before[-1]
+            reason = "newest backup before the deployment of %s at %s" % (bad["version"], bad.get("at"))
+    problem = _usable(meta)
+    if problem:
+        raise BackupError("backup %s cannot be restored: %s" % (meta["id"], problem))
+    if not meta.get("version"):
+        if not version:
+            raise BackupError(
+                "backup %s does not record the release it was taken on; name it with -e version" % meta["id"]
+            )
+        # The operator names the release a sidecar could not record.
+        return dict(meta, version=version), reason + "; release %s named with -e version" % version
+    if version and version != meta["version"]:
+        raise BackupError("backup %s was taken on %s; restoring it under %s would mismatch the schema"
+                          % (meta["id"], meta["version"], version))  # fmt: skip
+    return meta, reason
+
+
+# --- Reading the server (names go into the SQL as quoted literals) ----------------------------
+DATABASE_SQL = "SELECT pg_get_userbyid(datdba), pg_database_size(datname) FROM pg_database WHERE datname = %s"
+CONNECTIONS_SQL = (
+    "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = %s), current_setting('max_connections')::int"
+)
+
+
+def psql(compose, sql, database="postgres", what="psql"):
+    rc, out, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql)
+    if rc != 0:
+        raise BackupError("%s failed: %s" % (what, first_line(err, "rc %d" % rc)))
+    return out
+
+
+def database_info(compose, database):
+    """dict(owner, size) of `database`, or None when it does not exist."""
+    sql = DATABASE_SQL % literal(check_db_name(database))
+    out = psql(compose, sql, what="reading database %s" % database)
+    line = out.strip()
+    if not line:
+        return None
+    owner, _, size = line.partition("|")
+    return {"owner": owner, "size": int(size)}
+
+
+def free_bytes_in_container(compose, path):
+    rc, out, err = compose.run("df", "-Pk", path)
+    if rc != 0:
+        raise BackupError("df %s in the database container failed: %s" % (path, first_line(err, "rc %d" % rc)))
+    fields = out.strip().splitlines()[-1].split()
+    return int(fields[3]) * 1024
+
+
+def data_directory(compose):
+    return psql(compose, "SHOW data_directory", what="reading the data directory").strip()
+
+
+def space_needs(meta, current_size, jobs, margin):
+    """Bytes needed (emergency dump on the host, side database in the container)."""
+    ratio = meta["size"] / meta["database_size"] if meta.get("database_size") else 1.0
+    emergency = int(current_size * ratio * margin)
+    restored = meta.get("database_size") or max(current_size, meta["size"] * DUMP_TO_DATABASE)
+    side = int(restored * margin) + (meta["size"] if jobs > 1 else 0)
+    return emergency, side
+
+
+def check(compose, directory, meta, database, jobs=2, margin=1.5):
+    """Read-only preflight of a restore: the backup verifies, the database exists, disk space suffices."""
+    entries = verify(compose, directory, meta)
+    info = database_info(compose, database)
+    if info is None:
+        raise BackupError("database %s does not exist in the %s service" % (database, compose.service))
+    data_dir = data_directory(compose)
+    host_free = free_bytes_host(directory)
+    pg_free = free_bytes_in_container(compose, data_dir)
+    emergency, side = space_needs(meta, info["size"], jobs, margin)
+    if host_free < emergency:
+        raise BackupError("%s has %s free; the emergency backup of %s needs about %s"
+                          % (directory, human(host_free), database, human(emergency)))  # fmt: skip
+    if pg_free < side:
+        raise BackupError("the database volume (%s) has %s free; restoring %s beside %s needs about %s"
+                          % (data_dir, human(pg_free), meta["id"], database, human(side)))  # fmt: skip
+    return {
+        "archive_entries": len(entries),
+        "owner": info["owner"],
+        "database_size": info["size"],
+        "space": {"host_free": host_free, "host_needed": emergency, "volume_free": pg_free, "volume_needed": side},
+    }
+
+
+def free_bytes_host(directory):
+    path = directory
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def human(size):
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return "%.0f %s" % (value, unit) if unit == "B" else "%.1f %s" % (value, unit)
+        value /= 1024
+    return "%.1f TiB" % value
+
+
+# --- Restoring -----------------------------------------------------------------------------------
+
+
+def restore_side(compose, directory, meta, database, side, owner, tables, jobs=2):
+    """Restore the backup into `side` and check it against the sidecar; the side database is dropped
+    again when anything fails. Returns the side database's row counts."""
+    if not side.startswith(database + SIDE_INFIX):
+        raise BackupError("side database %s must start with %s%s" % (side, database, SIDE_INFIX))
+    if database_info(compose, side) is not None:
+        raise BackupError("database %s exists already; not restoring over it" % side)
+    dump_path = os.path.join(directory, meta["id"] + ".dump")
+    psql(compose, "CREATE DATABASE %s OWNER %s TEMPLATE template0" % (ident(side), ident(owner)),
+         what="creating %s" % side)  # fmt: skip
+    inside = "/tmp/%s.dump" % meta["id"]  # noqa: S108 - the database container's own /tmp
+    try:
+        common = ["pg_restore", "--exit-on-error", "--no-owner", "--role=" + owner, "--dbname=" + side]
+        if jobs > 1:
+            # Parallel restore needs a seekable archive: copy it into the container first.
+            with open(dump_path, "rb") as fh:
+                rc, _, err = compose.run("sh", "-c", 'umask 077 && cat > "$1"', "sh", inside, stdin=fh)
+            if rc != 0:
+                raise BackupError(
+                    "copying %s into the %s container failed: %s"
+                    % (meta["id"], compose.service, first_line(err, "rc %d" % rc))
+                )
+            rc, _, err = compose.run(*common, "--jobs=%d" % jobs, inside)
+        else:
+            with open(dump_path, "rb") as fh:
+                rc, _, err = compose.run(*common, stdin=fh)
+        if rc != 0:
+            raise BackupError("restoring %s into %s failed: %s" % (meta["id"], side, first_line(err, "rc %d" % rc)))
+        counts = row_counts(compose, side, check_tables(list(tables)))
+        expected = meta.get("row_counts") or {}
+        wrong = ["%s %s (backup: %s)" % (t, counts.get(t), expected[t]) for t in tables
+                 if t in expected and counts.get(t) != expected[t]]  # fmt: skip
+        if wrong:
+            raise BackupError("the restored %s does not match backup %s: %s" % (side, meta["id"], ", ".join(wrong)))
+        # Fresh statistics, so the first queries after the swap get good plans.
+        psql(compose, "ANALYZE", database=side, what="analyzing %s" % side)
+        return counts
+    except BaseException:
+        drop_side(compose, database, side)
+        raise
+    finally:
+        if jobs > 1:
+            compose.run("rm", "-f", inside)
+
+
+def drop_side(compose, database, side):
+    """Drop a side database of this tool; refuses any other name. True when one was dropped."""
+    if not side.startswith(database + SIDE_INFIX):
+        raise BackupError(
+            "refusing to drop %s: only side databases (%s%s...) are dropped" % (side, database, SIDE_INFIX)
+        )
+    if database_info(compose, side) is None:
+        return False
+    psql(compose, "DROP DATABASE %s WITH (FORCE)" % ident(side), what="dropping %s" % side)
+    return True
+
+
+SWAP_SQL = """\
+SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+ WHERE datname IN ({db}, {side}) AND pid <> pg_backend_pid();
+ALTER DATABASE {db_ident} RENAME TO {kept_ident};
+ALTER DATABASE {side_ident} RENAME TO {db_ident};
+"""
+
+
+def swap(compose, database, side, kept, attempts=5, pause=1.0):
+    """Rename `database` to `kept` and `side` to `database` in one transaction."""
+    if not side.startswith(database + SIDE_INFIX) or not kept.startswith(database + KEPT_INFIX):
+        raise BackupError("swap names %s / %s do not belong to %s" % (side, kept, database))
+    if database_info(compose, side) is None:
+        raise BackupError("side database %s does not exist" % side)
+    if database_info(compose, kept) is not None:
+        raise BackupError("database %s exists already" % kept)
+    sql = SWAP_SQL.format(db=literal(database), side=literal(side), db_ident=ident(database),
+                          kept_ident=ident(kept), side_ident=ident(side))  # fmt: skip
+    error = None
+    for attempt in range(attempts):
+        # psql -c sends the statements as one query string: they commit or roll back together.
+        rc, _, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres", "-c", sql)
+        if rc == 0:
+            return attempt + 1
+        error = first_line(err, "rc %d" % rc)
+        # A client that connected between the terminate and the rename: try again.
+        if "being accessed by other users" not in error:
+            break
+        time.sleep(pause)
+    raise BackupError("swapping %s for %s failed, %s is unchanged: %s" % (side, database, database, error))
+
+
+def check_counts(compose, database, tables, expected):
+    """Problems (one string each) where `database`'s row counts differ from `expected`."""
+    counts = row_counts(compose, database, check_tables(list(tables)))
+    problems = [
+        "%s %s (backup: %s)" % (t, counts.get(t), expected[t])
+        for t in tables
+        if t in expected and counts.get(t) != expected[t]
+    ]
+    return counts, problems
+
+
+def connections(compose, database):
+    out = psql(compose, CONNECTIONS_SQL % literal(check_db_name(database)), what="counting connections")
+    used, _, limit = out.strip().partition("|")
+    return int(used), int(limit)

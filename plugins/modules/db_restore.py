@@ -1,0 +1,232 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: db_restore
+short_description: Restore a PostgreSQL backup beside production, then swap it in
+description:
+  - The steps of a restore that loses nothing, each a O(state), all run inside the O(service) container
+    with C(docker compose exec -T) as its postgres user.
+  - O(state=checked) changes nothing. It verifies the backup (size and sha256 as recorded, archive
+    readable), checks that O(database) exists, and that there is free disk for the emergency backup on the
+    host and for the restored copy in the database's volume.
+  - O(state=side) restores the backup into the side database O(side) (created owned by the owner of
+    O(database), objects owned by that role), with C(pg_restore --jobs) when O(jobs) is above 1, then checks
+    that every table of O(tables) holds the sidecar's row count. The side database is dropped again when
+    any of that fails; O(database) is never touched.
+  - O(state=swapped) renames O(database) to O(kept) and O(side) to O(database) in one transaction, after
+    terminating the sessions still connected to either. When it fails, O(database) is as it was.
+  - O(state=absent) drops the side database O(side); names that are not a side database of O(database)
+    are refused, so the kept database can never be dropped by this module.
+  - O(state=verified) compares O(database)'s row counts with the backup's and reports its connections.
+author:
+  - runbook.rollback maintainers
+extends_documentation_fragment:
+  - action_common_attributes
+  - runbook.rollback.attributes
+attributes:
+  check_mode:
+    support: partial
+    details: O(state=checked) and O(state=verified) run as usual; the other states report what they would do.
+options:
+  state:
+    description: The step to run.
+    type: str
+    choices: [checked, side, swapped, absent, verified]
+    required: true
+  dir:
+    description: Directory of the dumps and their sidecars.
+    type: path
+    required: true
+  id:
+    description: The backup to restore (its sidecar in O(dir) gives the row counts to expect).
+    type: str
+  compose_argv:
+    description: The C(docker compose) command line of the project (argv).
+    type: list
+    elements: str
+    required: true
+  compose_env:
+    description: Environment for the docker compose calls.
+    type: dict
+    default: {}
+  service:
+    description: The compose service running PostgreSQL.
+    type: str
+    default: postgres
+  database:
+    description: The production database.
+    type: str
+    required: true
+  side:
+    description: The side database, C(<database>_restore_<stamp>).
+    type: str
+  kept:
+    description: What O(database) is renamed to by the swap, C(<database>_before_rollback_<stamp>).
+    type: str
+  tables:
+    description: Key tables whose row counts must equal the backup's.
+    type: list
+    elements: str
+    default: []
+  jobs:
+    description: Parallel pg_restore jobs; 1 streams the archive without copying it into the container.
+    type: int
+    default: 2
+  space_margin:
+    description: Factor applied to the estimated disk needs in O(state=checked).
+    type: float
+    default: 1.5
+  timeout:
+    description: Seconds for each call into the container (the restore itself included).
+    type: float
+    default: 3600
+"""
+
+EXAMPLES = r"""
+- name: Restore the pre-deploy backup beside production
+  runbook.rollback.db_restore:
+    state: side
+    dir: /var/lib/runbook-rollback/backups
+    id: 20261128T150000Z-pre_deploy-v1.2.3
+    compose_argv: "{{ rollback_compose_argv }}"
+    database: saas_db
+    side: saas_db_restore_20261128_151500
+    tables: [users, chats, messages, subscriptions]
+
+- name: Swap it in (application services stopped)
+  runbook.rollback.db_restore:
+    state: swapped
+    dir: /var/lib/runbook-rollback/backups
+    compose_argv: "{{ rollback_compose_argv }}"
+    database: saas_db
+    side: saas_db_restore_20261128_151500
+    kept: saas_db_before_rollback_20261128_151500
+"""
+
+RETURN = r"""
+backup:
+  description: The backup's sidecar.
+  returned: when O(id) is given
+  type: dict
+owner:
+  description: Owner of O(database).
+  returned: when state is checked
+  type: str
+database_size:
+  description: Bytes on disk of O(database).
+  returned: when state is checked
+  type: int
+space:
+  description: Free and needed bytes on the host (emergency backup) and in the database volume (side copy).
+  returned: when state is checked
+  type: dict
+row_counts:
+  description: Row counts of O(tables) in the side database (side) or in O(database) (verified).
+  returned: when state is side or verified
+  type: dict
+problems:
+  description: Tables whose counts differ from the backup's (verified).
+  returned: when state is verified
+  type: list
+  elements: str
+connections:
+  description: Sessions connected to O(database), and the server's max_connections.
+  returned: when state is verified
+  type: dict
+attempts:
+  description: How many tries the swap took (a client connecting in between makes it try again).
+  returned: when state is swapped
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, Compose, read_sidecars, verify
+from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
+    check,
+    check_counts,
+    check_db_name,
+    connections,
+    database_info,
+    drop_side,
+    restore_side,
+    swap,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["checked", "side", "swapped", "absent", "verified"], required=True),
+            dir=dict(type="path", required=True),
+            id=dict(type="str"),
+            compose_argv=dict(type="list", elements="str", required=True),
+            compose_env=dict(type="dict", default={}),
+            service=dict(type="str", default="postgres"),
+            database=dict(type="str", required=True),
+            side=dict(type="str"),
+            kept=dict(type="str"),
+            tables=dict(type="list", elements="str", default=[]),
+            jobs=dict(type="int", default=2),
+            space_margin=dict(type="float", default=1.5),
+            timeout=dict(type="float", default=3600),
+        ),
+        required_if=[
+            ("state", "checked", ("id",)),
+            ("state", "side", ("id", "side")),
+            ("state", "swapped", ("side", "kept")),
+            ("state", "absent", ("side",)),
+            ("state", "verified", ("id",)),
+        ],
+        supports_check_mode=True,
+    )
+    p = module.params
+    state = p["state"]
+    try:
+        check_db_name(p["database"])
+        if p["jobs"] < 1 or p["space_margin"] < 1:
+            module.fail_json(msg="jobs and space_margin must be at least 1")
+        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
+        meta = None
+        if p["id"]:
+            meta = next((b for b in read_sidecars(p["dir"])[0] if b["id"] == p["id"]), None)
+            if meta is None:
+                module.fail_json(msg="no backup %s in %s" % (p["id"], p["dir"]))
+        if state == "checked":
+            result = check(compose, p["dir"], meta, p["database"], jobs=p["jobs"], margin=p["space_margin"])
+            module.exit_json(changed=False, backup=meta, **result)
+        if state == "verified":
+            counts, problems = check_counts(compose, p["database"], p["tables"], meta.get("row_counts") or {})
+            used, limit = connections(compose, p["database"])
+            module.exit_json(changed=False, backup=meta, row_counts=counts, problems=problems,
+                             connections={"used": used, "max": limit})  # fmt: skip
+        if module.check_mode:
+            module.exit_json(changed=True, backup=meta, msg="check mode: %s not run" % state)
+        if state == "side":
+            # Verified again right before use: the file may have changed since the preflight.
+            verify(compose, p["dir"], meta)
+            info = database_info(compose, p["database"])
+            if info is None:
+                module.fail_json(msg="database %s does not exist" % p["database"])
+            owner = info["owner"]
+            counts = restore_side(compose, p["dir"], meta, p["database"], p["side"], owner, p["tables"], jobs=p["jobs"])
+            module.exit_json(changed=True, backup=meta, row_counts=counts, side=p["side"])
+        if state == "swapped":
+            attempts = swap(compose, p["database"], p["side"], p["kept"])
+            module.exit_json(changed=True, attempts=attempts, kept=p["kept"])
+        dropped = drop_side(compose, p["database"], p["side"])
+        module.exit_json(changed=dropped)
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="%s restore step failed: %s" % (state, exc.strerror or exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""Procedure B and restore.yml on the staging stack's real PostgreSQL.
+
+v1.2.3 with data and a known user -> deploy v1.3.0 (its migration drops every chat and message; the
+pre-deploy backup is the only copy) -> users keep writing -> procedure_b. Before that, every way the
+restore can be refused or fail must leave the running containers and the production database as they
+were. The tests share one stack and run in file order."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import shutil
+import urllib.request
+
+import pytest
+
+TABLES = ("users", "chats", "messages", "subscriptions")
+KNOWN_USER = {"email": "known.user@example.test", "password": "Known-user-pass-1"}
+LATE_USER = "late.user@example.test"
+LATE_CHAT = "written after the deployment"
+LATE_MESSAGE = "a message only the kept database has"
+
+
+def psql(stack, sql: str, database: str = "saas_db") -> str:
+    return stack.compose("exec", "-T", "postgres", "psql", "-At", "-d", database, "-c", sql).stdout.strip()
+
+
+def counts(stack) -> dict[str, int]:
+    return {t: int(psql(stack, f"SELECT count(*) FROM {t}")) for t in TABLES}  # noqa: S608 - fixed names
+
+
+def databases(stack) -> list[str]:
+    return psql(stack, "SELECT datname FROM pg_database ORDER BY 1", "postgres").split()
+
+
+def api(stack, path: str, payload: dict, token: str | None = None) -> dict:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{stack.port}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - http://127.0.0.1 only
+        return json.loads(resp.read())
+
+
+def write_as_user(stack, email: str, password: str, chat: str, message: str, register: bool = True) -> None:
+    if register:
+        api(stack, "/api/auth/register", {"email": email, "password": password})
+    token = api(stack, "/api/auth/login", {"email": email, "password": password})["token"]
+    chat_id = api(stack, "/api/chats", {"title": chat}, token)["id"]
+    api(stack, f"/api/chats/{chat_id}/messages", {"body": message}, token)
+
+
+def sidecars(stack) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((stack.state_dir / "backups").glob("*.json"))]
+
+
+def untouched(stack, containers_before, counts_before) -> None:
+    """What a refused or failed restore must leave: the same containers, the same data, no extra database."""
+    assert stack.containers() == containers_before
+    assert counts(stack) == counts_before
+    assert [d for d in databases(stack) if "_restore_" in d or "_before_rollback_" in d] == []
+    assert stack.get("/health")[1].get("version") == "v1.3.0"
+
+
+@pytest.fixture(scope="module")
+def broken(stack):
+    stack.write_group_vars(rollback_known_user=KNOWN_USER)
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    write_as_user(stack, KNOWN_USER["email"], KNOWN_USER["password"], "known user's chat", "kept by the restore")
+    with stack.traffic(seconds=8, rate=20) as users:
+        users.wait(timeout=60)
+    run = stack.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    (pre,) = [m for m in sidecars(stack) if m["tag"] == "pre_deploy"]
+    assert counts(stack)["messages"] < pre["row_counts"]["messages"]
+    # Users go on writing on the broken release; only the kept database will have this.
+    write_as_user(stack, LATE_USER, "Late-user-pass-1", LATE_CHAT, LATE_MESSAGE)
+    return pre
+
+
+def copy_backup(stack, pre: dict, new_id: str, edit=None) -> str:
+    """A copy of the pre-deploy backup under another id (the original is never damaged)."""
+    backups = stack.state_dir / "backups"
+    meta = dict(pre, id=new_id, file=new_id + ".dump", created_at="2020-01-01T00:00:00Z")
+    shutil.copyfile(backups / pre["file"], backups / meta["file"])
+    if edit:
+        edit(backups / meta["file"], meta)
+    (backups / (new_id + ".json")).write_text(json.dumps(meta))
+    return new_id
+
+
+def truncate(path, meta):
+    path.write_bytes(path.read_bytes()[: meta["size"] // 2])
+
+
+def flip_last_byte(path, meta):
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+
+
+def miscount(path, meta):
+    meta["row_counts"] = dict(meta["row_counts"], users=meta["row_counts"]["users"] + 1)
+
+
+def ghost_grant(stack):
+    """A dump that verifies but cannot be restored: it grants to a role that no longer exists."""
+
+    def edit(path, meta):
+        for sql in ("CREATE ROLE ghost", "CREATE DATABASE ghostdb"):
+            psql(stack, sql, "postgres")
+        psql(stack, "CREATE TABLE users (id int); GRANT SELECT ON users TO ghost", "ghostdb")
+        proc = stack.compose_bytes("exec", "-T", "postgres", "pg_dump", "--format=custom", "ghostdb")
+        for sql in ("DROP DATABASE ghostdb", "DROP ROLE ghost"):
+            psql(stack, sql, "postgres")
+        path.write_bytes(proc)
+        meta.update(size=len(proc), sha256=hashlib.sha256(proc).hexdigest(), row_counts={"users": 0})
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("truncated", "size"),
+        ("wrong-checksum", "does not match the recorded"),
+        ("missing", "no backup 20200101T000000Z-manual-missing"),
+        ("count-mismatch", "does not match backup"),
+        ("failing-restore", "failed"),
+        ("no-disk", "free"),
+    ],
+)
+def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, expected):
+    backup = f"20200101T000000Z-manual-{case}"
+    extra = {}
+    if case == "truncated":
+        copy_backup(stack, broken, backup, truncate)
+    elif case == "wrong-checksum":
+        copy_backup(stack, broken, backup, flip_last_byte)
+    elif case == "count-mismatch":
+        copy_backup(stack, broken, backup, miscount)
+    elif case == "failing-restore":
+        copy_backup(stack, broken, backup, ghost_grant(stack))
+    elif case == "no-disk":
+        backup = broken["id"]
+        extra["restore_space_margin"] = 1e9
+    containers, data = stack.containers(), counts(stack)
+    run = stack.playbook("procedure_b", backup=backup, **extra)
+    assert run.rc != 0
+    fatal = [line for line in run.output.splitlines() if "Procedure B failed" in line]
+    assert fatal and expected in fatal[-1], run.output[-3000:]
+    assert "is untouched" in fatal[-1]
+    untouched(stack, containers, data)
+
+
+def test_restore_list_shows_date_version_size_and_counts(broken, stack):
+    run = stack.playbook("restore", list=True)
+    assert run.rc == 0, run.output
+    line = next(line for line in run.output.splitlines() if broken["id"] in line)
+    assert broken["created_at"] in line and "v1.2.3" in line and "pre_deploy" in line
+    assert f"messages {broken['row_counts']['messages']}" in line and "KiB" in line
+
+
+def test_restore_without_a_backup_named_is_refused(broken, stack):
+    containers = stack.containers()
+    run = stack.playbook("restore")
+    assert run.rc != 0 and "name the backup to restore" in run.output
+    assert stack.containers() == containers
+
+
+def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
+    postgres_before = stack.containers()["postgres"]
+    run = stack.playbook("procedure_b", incident="inc-b")
+    assert run.rc == 0, run.output
+    # The verification's smoke flows add one user, chat, message and subscription after the check
+    # that every key table held exactly the backup's rows.
+    assert counts(stack) == {t: n + 1 for t, n in broken["row_counts"].items()}
+    assert "PASS  key tables" in run.output and "PASS  known user  login as known.user@example.test" in run.output
+    assert stack.get("/health")[1].get("version") == "v1.2.3"
+    assert stack.containers()["postgres"] == postgres_before
+    api(stack, "/api/auth/login", KNOWN_USER)
+    kept = [d for d in databases(stack) if d.startswith("saas_db_before_rollback_")]
+    assert len(kept) == 1 and [d for d in databases(stack) if "_restore_" in d] == []
+    # The broken release's rows are still there, in the kept database.
+    assert int(psql(stack, "SELECT count(*) FROM users WHERE email = 'late.user@example.test'", kept[0])) == 1
+    export = stack.state_dir / "incidents" / "inc-b" / "reconciliation"
+    assert LATE_USER in (export / "users.csv").read_text()
+    assert LATE_CHAT in (export / "chats.csv").read_text()
+    assert LATE_MESSAGE in (export / "messages.csv").read_text()
+    emergency = [m for m in sidecars(stack) if m["tag"] == "before_rollback" and m["version"] == "v1.3.0"]
+    assert emergency and (stack.state_dir / "backups" / emergency[-1]["file"]).exists()
+    last = stack.history()[-1]
+    assert (last["action"], last["procedure"], last["result"], last["version"]) == (
+        "rollback",
+        "B",
+        "verified",
+        "v1.2.3",
+    )
+    assert (last["restored_backup"], last["kept_database"], last["backup"]) == (
+        broken["id"],
+        kept[0],
+        emergency[-1]["id"],
+    )
+
+
+def test_procedure_b_again_finds_nothing_to_undo(broken, stack):
+    containers = stack.containers()
+    run = stack.playbook("procedure_b")
+    assert run.rc != 0 and "no deployment to undo" in run.output
+    assert stack.containers() == containers
+
+
+def test_restore_by_date_round_trip(broken, stack):
+    assert stack.playbook("backup").rc == 0
+    manual = [m for m in sidecars(stack) if m["tag"] == "manual" and not m["id"].startswith("2020")][-1]
+    write_as_user(stack, "after.manual@example.test", "After-manual-1", "after the manual backup", "only kept")
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    run = stack.playbook("restore", backup_date=today, incident="inc-restore")
+    assert run.rc == 0, run.output
+    assert f"Backup {manual['id']}" in run.output
+    assert counts(stack) == {t: n + 1 for t, n in manual["row_counts"].items()}
+    export = stack.state_dir / "incidents" / "inc-restore" / "reconciliation"
+    assert "after.manual@example.test" in (export / "users.csv").read_text()
+    assert stack.get("/health")[1].get("version") == "v1.2.3"
