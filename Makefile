@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Python output shows up as it happens in CI logs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup lint unit integration molecule test demo demo-down clean bench
+.PHONY: help setup lint unit integration molecule test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
@@ -16,6 +16,7 @@ help:
 	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
 	@echo "make lint   - ansible-lint (production profile) and ruff"
 	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
+	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
 	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
 
 setup:
@@ -36,6 +37,8 @@ integration: setup
 molecule: setup
 	molecule reset --scenario-name default
 	molecule test --scenario-name default
+	molecule reset --scenario-name procedure_b
+	molecule test --scenario-name procedure_b
 
 test: lint unit integration molecule
 
@@ -52,3 +55,9 @@ clean: demo-down
 # Figures, not tests: downtime of Procedure A per stop mode, with traffic flowing.
 bench: setup
 	python bench/downtime.py
+
+# Figures, not tests: backup and restore of a large database against plain pg_dump/pg_restore, and
+# Procedure B's downtime on a small and a large database, with traffic flowing.
+SIZE_MB ?= 300
+bench-restore: setup
+	python bench/restore.py --size-mb $(SIZE_MB)

@@ -86,9 +86,19 @@ def role_name(task):
     if role is None or getattr(task, "action", None) in IMPLICIT_ACTIONS:
         return None
     try:
-        return role.get_name(include_role_fqcn=False)
+        name = role.get_name(include_role_fqcn=False)
     except TypeError:  # very old Role API without the keyword
-        return role.get_name().rsplit(".", 1)[-1]
+        name = role.get_name().rsplit(".", 1)[-1]
+    # A role entered through several tasks files (tasks_from) is one step per entry point: the restore's
+    # side copy and its swap are different steps of Procedure B, far apart in time.
+    entry = (getattr(role, "_from_files", None) or {}).get("tasks")
+    if entry:
+        entry = entry.rsplit("/", 1)[-1]
+        for suffix in (".yml", ".yaml"):
+            entry = entry[: -len(suffix)] if entry.endswith(suffix) else entry
+        if entry != "main":
+            name = "%s_%s" % (name, entry)
+    return name
 
 
 class Step:

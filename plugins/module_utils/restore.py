@@ -90,6 +90,8 @@ def _usable(meta):
 def choose(backups, entries, backup_id=None, backup_date=None, version=None):
     """(sidecar, reason) of the backup to restore; BackupError with one line when there is none.
 
+    version fills in the release of a sidecar that does not record one.
+
     backups: sidecars oldest first (read_sidecars); entries: the deployment history, oldest first.
     """
     if backup_id and backup_date:
@@ -138,9 +140,7 @@ def choose(backups, entries, backup_id=None, backup_date=None, version=None):
             )
         # The operator names the release a sidecar could not record.
         return dict(meta, version=version), reason + "; release %s named with -e version" % version
-    if version and version != meta["version"]:
-        raise BackupError("backup %s was taken on %s; restoring it under %s would mismatch the schema"
-                          % (meta["id"], meta["version"], version))  # fmt: skip
+    # Whether another release than the backup's fits its schema is the playbook's check (the migrations).
     return meta, reason
 
 
@@ -326,15 +326,20 @@ def swap(compose, database, side, kept, attempts=5, pause=1.0):
     raise BackupError("swapping %s for %s failed, %s is unchanged: %s" % (side, database, database, error))
 
 
-def check_counts(compose, database, tables, expected):
-    """Problems (one string each) where `database`'s row counts differ from `expected`."""
-    counts = row_counts(compose, database, check_tables(list(tables)))
-    problems = [
-        "%s %s (backup: %s)" % (t, counts.get(t), expected[t])
-        for t in tables
-        if t in expected and counts.get(t) != expected[t]
+def count_problems(counts, expected):
+    """Tables holding fewer rows than the backup (or missing). More is fine: once the services are back,
+    users write again, and a restore that lost nothing has at least the backup's rows."""
+    return [
+        "%s %s (backup: %s)" % (t, "missing" if counts.get(t) is None else counts[t], n)
+        for t, n in expected.items()
+        if n is not None and t in counts and (counts[t] is None or counts[t] < n)
     ]
-    return counts, problems
+
+
+def check_counts(compose, database, tables, expected):
+    """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`."""
+    counts = row_counts(compose, database, check_tables(list(tables)))
+    return counts, count_problems(counts, expected)
 
 
 def connections(compose, database):

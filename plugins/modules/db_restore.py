@@ -23,7 +23,8 @@ description:
     terminating the sessions still connected to either. When it fails, O(database) is as it was.
   - O(state=absent) drops the side database O(side); names that are not a side database of O(database)
     are refused, so the kept database can never be dropped by this module.
-  - O(state=verified) compares O(database)'s row counts with the backup's and reports its connections.
+  - O(state=verified) compares O(database)'s row counts with the backup's, and reports its connections. A table
+    with fewer rows than the backup is a problem; more rows are users writing again since the restart.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -131,7 +132,7 @@ row_counts:
   returned: when state is side or verified
   type: dict
 problems:
-  description: Tables whose counts differ from the backup's (verified).
+  description: Tables holding fewer rows than the backup, or missing (verified).
   returned: when state is verified
   type: list
   elements: str

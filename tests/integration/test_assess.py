@@ -3,7 +3,7 @@
 The tests share one stack and run in file order: the good release, then the broken one under traffic
 (assess says critical, rollback_now, Procedure A; auto refuses without confirmation or against a
 blocker, then rolls back when confirmed), then the good release under the same traffic (none), the
-stability watch, and a release with a migration (Procedure B, which auto.yml does not run yet).
+stability watch, and a release with a migration (auto.yml restores the database with Procedure B).
 
 Windows are scaled (window_scale 1/60: the runbook's 5 minutes are 5 seconds) so each assessment
 takes seconds.
@@ -157,19 +157,25 @@ def test_stability_watch_fails_early_on_the_broken_release(broken):
     assert verify["duration"] < 40, verify
 
 
-def test_a_release_with_a_migration_needs_procedure_b(broken):
+def test_a_release_with_a_migration_is_rolled_back_with_procedure_b(broken):
+    # v1.3.0 goes over the broken v1.2.4: the pre-deploy backup was taken on a bad release.
     run = broken.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
     assert run.rc == 0, run.output
-    before = broken.containers()
+    postgres = broken.containers()["postgres"]
     run = broken.playbook("auto", incident="t-migration", confirm="yes", signals="data_loss_on_save", **DRILL)
-    assert run.rc != 0
+    assert run.rc == 0, run.output
     decision = broken.decision("t-migration")
     assert decision["inputs"]["signals"] == {"data_loss_on_save": True}
     assert (decision["decision"], decision["procedure"]) == ("rollback_now", "B")
     assert decision["schema"].startswith("migrations changed since v1.2.3: migrations/0003")
-    msg = one_line_error(run.output)
-    assert "Procedure B, which auto.yml cannot run yet; nothing was changed" in msg, msg
-    assert broken.containers() == before
+    # The backup's release v1.2.4 is bad; v1.2.3 ships the same migrations and runs on the restored data.
+    assert "Release v1.2.3 (v1.2.4 is a bad release; the last known good one)" in run.output
+    last = broken.history()[-1]
+    assert (last["procedure"], last["version"], last["from_version"]) == ("B", "v1.2.3", "v1.3.0")
+    assert last["result"] == "verified"
+    assert broken.get("/api/chats/health")[1].get("version") == "v1.2.3"
+    assert broken.containers()["postgres"] == postgres
+    assert (broken.state_dir / "incidents" / "t-migration" / "reconciliation").is_dir()
 
 
 def test_static_figures_choose_procedure_c_for_one_failing_service(broken):

@@ -126,7 +126,7 @@ def ghost_grant(stack):
     [
         ("truncated", "size"),
         ("wrong-checksum", "does not match the recorded"),
-        ("missing", "no backup 20200101T000000Z-manual-missing"),
+        ("missing", "no backup '20200101T000000Z-manual-missing'"),
         ("count-mismatch", "does not match backup"),
         ("failing-restore", "failed"),
         ("no-disk", "free"),
@@ -149,9 +149,10 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
     containers, data = stack.containers(), counts(stack)
     run = stack.playbook("procedure_b", backup=backup, **extra)
     assert run.rc != 0
-    fatal = [line for line in run.output.splitlines() if "Procedure B failed" in line]
+    fatal = [line for line in run.output.splitlines() if line.startswith("fatal: ") and "Procedure B failed" in line]
     assert fatal and expected in fatal[-1], run.output[-3000:]
-    assert "is untouched" in fatal[-1]
+    message = json.loads(fatal[-1].split("=> ", 1)[1])["msg"]
+    assert "\n" not in message and "The production database saas_db is untouched" in message, message
     untouched(stack, containers, data)
 
 

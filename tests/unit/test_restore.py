@@ -18,6 +18,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
     bad_deployment,
     check_db_name,
     choose,
+    count_problems,
     human,
     ident,
     literal,
@@ -446,14 +447,10 @@ def test_choose_takes_a_sidecar_without_dump_present():
     assert choose([listed], [], backup_id=listed["id"])[0] is listed
 
 
-def test_choose_checks_the_release():
-    assert choose(BACKUPS, HISTORY, version="v1.2.3")[0] is PRE_DEPLOY
-    refused(
-        r"^backup %s was taken on v1.2.3; restoring it under v1.3.0 would mismatch the schema$" % PRE_DEPLOY["id"],
-        BACKUPS,
-        HISTORY,
-        version="v1.3.0",
-    )
+def test_choose_keeps_the_recorded_release_whatever_version_is_named():
+    # Whether another release fits the backup's schema is the playbook's check (its migrations).
+    assert choose(BACKUPS, HISTORY, version="v1.3.0")[0] is PRE_DEPLOY
+    assert PRE_DEPLOY["version"] == "v1.2.3"
 
 
 @pytest.mark.parametrize(
@@ -519,3 +516,20 @@ def test_choose_takes_the_named_release_for_a_sidecar_without_one():
     chosen, reason = choose([meta], [], backup_id=meta["id"], version="v1.2.2")
     assert chosen["version"] == "v1.2.2" and "named with -e version" in reason
     assert meta["version"] is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected", "problems"),
+    [
+        pytest.param({"users": 3, "chats": 5}, {"users": 3, "chats": 5}, [], id="equal"),
+        pytest.param({"users": 4, "chats": 9}, {"users": 3, "chats": 5}, [], id="users-wrote-since"),
+        pytest.param({"users": 2, "chats": 5}, {"users": 3, "chats": 5}, ["users 2 (backup: 3)"], id="fewer"),
+        pytest.param(
+            {"users": None, "chats": 5}, {"users": 3, "chats": 5}, ["users missing (backup: 3)"], id="table-gone"
+        ),
+        pytest.param({"users": 3}, {"users": 3, "audit": 7}, [], id="table-not-asked-for"),
+        pytest.param({"users": 0}, {"users": None}, [], id="absent-in-backup"),
+    ],
+)
+def test_count_problems(counts, expected, problems):
+    assert count_problems(counts, expected) == problems

@@ -143,3 +143,26 @@ def test_ini_dir_relative_to_cwd(project):
     proc = run_playbook(project, ANSIBLE_CONFIG=str(project / "ansible.cfg"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (project / "tl" / "latest.json").is_file()
+
+
+def test_a_role_entered_through_tasks_files_is_one_step_per_entry_point(project):
+    tasks = project / "roles" / "restore" / "tasks"
+    tasks.mkdir(parents=True)
+    for entry in ("side", "swap"):
+        (tasks / f"{entry}.yml").write_text(f"- name: {entry}\n  ansible.builtin.debug:\n    msg: {entry}\n")
+    (project / "rollback.yml").write_text("""
+- name: Restore in two steps with a step between
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    fail_verify: false
+  tasks:
+    - {name: Side, ansible.builtin.import_role: {name: restore, tasks_from: side}}
+    - {name: Verify, ansible.builtin.import_role: {name: verify}}
+    - {name: Swap, ansible.builtin.import_role: {name: restore, tasks_from: swap.yml}}
+""")
+    proc = run_playbook(project, RUNBOOK_TIMELINE_DIR="out")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((project / "out" / "latest.json").read_text())
+    assert [s["name"] for s in data["steps"]] == ["restore_side", "verify", "restore_swap"]
