@@ -75,3 +75,18 @@ def test_read_sidecars_orders_by_time_and_skips_what_it_cannot_read(tmp_path):
 
 def test_read_sidecars_of_a_missing_directory_is_empty(tmp_path):
     assert read_sidecars(str(tmp_path / "none")) == ([], [])
+
+
+def test_backup_line_shows_date_release_tag_size_counts_and_id():
+    from ansible_collections.runbook.rollback.plugins.filter.backup_line import backup_line
+
+    meta = {
+        "id": "20261128T150000Z-pre_deploy-v1.2.3", "created_at": "2026-11-28T15:00:00Z", "version": "v1.2.3",
+        "tag": "pre_deploy", "size": 48213, "row_counts": {"users": 12, "chats": None}, "dump_present": True,
+    }  # fmt: skip
+    line = backup_line(meta)
+    assert line.split() == [
+        "2026-11-28T15:00:00Z", "v1.2.3", "pre_deploy", "47.1", "KiB", "users", "12,", "chats", "-",
+        "20261128T150000Z-pre_deploy-v1.2.3",
+    ]  # fmt: skip
+    assert backup_line(dict(meta, dump_present=False)).endswith("[DUMP MISSING]")

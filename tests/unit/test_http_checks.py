@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -188,6 +189,33 @@ def test_fixed_password_works_across_runs(app):
     # A fresh user per run, so a configured password never collides with an earlier run's user.
     for _ in range(2):
         assert run_flows(app.url, ["register", "login"], password="pw")["passed"] is True
+
+
+def test_existing_account_logs_in_without_registering(app):
+    app.users["known@example.test"] = "known-pw"
+    result = run_flows(app.url, ["login", "create_chat"], email="known@example.test", password="known-pw")
+    assert result["passed"] is True and result["email"] == "known@example.test"
+    assert [f["name"] for f in result["flows"]] == ["login", "create_chat"]
+    assert list(app.users) == ["known@example.test"]
+
+
+def test_existing_account_with_a_wrong_password_fails_login(app):
+    app.users["known@example.test"] = "known-pw"
+    result = run_flows(app.url, ["login"], email="known@example.test", password="wrong")
+    assert result["passed"] is False and result["summary"] == "0/1 smoke flows passed; failed: login (HTTP 401)"
+
+
+@pytest.mark.parametrize(
+    ("flows", "password", "error"),
+    [
+        (["register", "login"], "pw", "flow register cannot run for an existing account"),
+        ([], "pw", "flows must not be empty"),
+        (["login"], None, "an existing account (email) needs its password"),
+    ],
+)
+def test_existing_account_refuses(app, flows, password, error):
+    with pytest.raises(ValueError, match=re.escape(error)):
+        run_flows(app.url, flows, email="known@example.test", password=password)
 
 
 def test_server_down(closed_port):
