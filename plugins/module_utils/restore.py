@@ -294,6 +294,52 @@ def drop_side(compose, database, side):
     return True
 
 
+SEQUENCES_SQL = (
+    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences"
+    " WHERE last_value IS NOT NULL ORDER BY 1"
+)
+
+
+def parse_sequences(stdout):
+    """{qualified sequence name: last value} from SEQUENCES_SQL's "name|value" lines."""
+    found = {}
+    for line in stdout.splitlines():
+        name, sep, value = line.rpartition("|")
+        if sep and name:
+            found[name] = int(value)
+    return found
+
+
+def advance_sql(sequences):
+    """SQL moving each sequence that exists in the database it runs in up to at least the given value."""
+    if not sequences:
+        return None
+    values = ", ".join("(%s, %d)" % (literal(name), int(value)) for name, value in sorted(sequences.items()))
+    return (
+        "SELECT count(setval(c.oid, greatest(v.value, coalesce(s.last_value, 0)), true))"  # noqa: S608 - literals
+        " FROM (VALUES %s) AS v(name, value)"
+        " JOIN pg_class c ON c.oid = to_regclass(v.name)"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_sequences s ON s.schemaname = n.nspname AND s.sequencename = c.relname"
+        " WHERE v.value >= 1" % values
+    )
+
+
+def advance_sequences(compose, database, side):
+    """Move the side database's sequences up to where `database` has them.
+
+    Rows written after the backup used ids the backup's sequences would hand out again. Were they reused,
+    a session, cache entry or e-mail link naming such an id would point at somebody else's new row, and the
+    rows exported for reconciliation could not be put back with their own ids. Returns how many moved."""
+    current = parse_sequences(
+        psql(compose, SEQUENCES_SQL, database=database, what="reading the sequences of %s" % database)
+    )
+    sql = advance_sql(current)
+    if sql is None:
+        return 0
+    return int(psql(compose, sql, database=side, what="advancing the sequences of %s" % side).strip() or 0)
+
+
 SWAP_SQL = """\
 SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
  WHERE datname IN ({db}, {side}) AND pid <> pg_backend_pid();
@@ -303,7 +349,8 @@ ALTER DATABASE {side_ident} RENAME TO {db_ident};
 
 
 def swap(compose, database, side, kept, attempts=5, pause=1.0):
-    """Rename `database` to `kept` and `side` to `database` in one transaction."""
+    """Advance the side database's sequences past `database`'s, then rename `database` to `kept` and `side`
+    to `database` in one transaction. Returns (attempts, sequences advanced)."""
     if not side.startswith(database + SIDE_INFIX) or not kept.startswith(database + KEPT_INFIX):
         raise BackupError("swap names %s / %s do not belong to %s" % (side, kept, database))
     if database_info(compose, side) is None:
@@ -312,12 +359,14 @@ def swap(compose, database, side, kept, attempts=5, pause=1.0):
         raise BackupError("database %s exists already" % kept)
     sql = SWAP_SQL.format(db=literal(database), side=literal(side), db_ident=ident(database),
                           kept_ident=ident(kept), side_ident=ident(side))  # fmt: skip
+    # The application services are stopped: the current sequences no longer move.
+    advanced = advance_sequences(compose, database, side)
     error = None
     for attempt in range(attempts):
         # psql -c sends the statements as one query string: they commit or roll back together.
         rc, _, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres", "-c", sql)
         if rc == 0:
-            return attempt + 1
+            return attempt + 1, advanced
         error = first_line(err, "rc %d" % rc)
         # A client that connected between the terminate and the rename: try again.
         if "being accessed by other users" not in error:

@@ -19,8 +19,11 @@ description:
     O(database), objects owned by that role), with C(pg_restore --jobs) when O(jobs) is above 1, then checks
     that every table of O(tables) holds the sidecar's row count. The side database is dropped again when
     any of that fails; O(database) is never touched.
-  - O(state=swapped) renames O(database) to O(kept) and O(side) to O(database) in one transaction, after
-    terminating the sessions still connected to either. When it fails, O(database) is as it was.
+  - O(state=swapped) first moves every sequence of O(side) up to where O(database) has it, so that ids
+    handed out after the backup are never handed out again (sessions or links naming them cannot point at
+    somebody else's new row, and the reconciliation export keeps its ids). Then it renames O(database) to
+    O(kept) and O(side) to O(database) in one transaction, after terminating the sessions still connected to
+    either. When it fails, O(database) is as it was.
   - O(state=absent) drops the side database O(side); names that are not a side database of O(database)
     are refused, so the kept database can never be dropped by this module.
   - O(state=verified) compares O(database)'s row counts with the backup's, and reports its connections. A table
@@ -144,6 +147,10 @@ attempts:
   description: How many tries the swap took (a client connecting in between makes it try again).
   returned: when state is swapped
   type: int
+sequences_advanced:
+  description: Sequences of the restored database moved up to their values in the replaced one.
+  returned: when state is swapped
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -219,8 +226,8 @@ def main():
             counts = restore_side(compose, p["dir"], meta, p["database"], p["side"], owner, p["tables"], jobs=p["jobs"])
             module.exit_json(changed=True, backup=meta, row_counts=counts, side=p["side"])
         if state == "swapped":
-            attempts = swap(compose, p["database"], p["side"], p["kept"])
-            module.exit_json(changed=True, attempts=attempts, kept=p["kept"])
+            attempts, advanced = swap(compose, p["database"], p["side"], p["kept"])
+            module.exit_json(changed=True, attempts=attempts, kept=p["kept"], sequences_advanced=advanced)
         dropped = drop_side(compose, p["database"], p["side"])
         module.exit_json(changed=dropped)
     except BackupError as exc:

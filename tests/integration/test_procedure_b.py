@@ -184,6 +184,8 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     api(stack, "/api/auth/login", KNOWN_USER)
     kept = [d for d in databases(stack) if d.startswith("saas_db_before_rollback_")]
     assert len(kept) == 1 and [d for d in databases(stack) if "_restore_" in d] == []
+    # Ids handed out on the broken release are never handed out again (the smoke flows' new user).
+    assert int(psql(stack, "SELECT max(id) FROM users")) > int(psql(stack, "SELECT max(id) FROM users", kept[0]))
     # The broken release's rows are still there, in the kept database.
     assert int(psql(stack, "SELECT count(*) FROM users WHERE email = 'late.user@example.test'", kept[0])) == 1
     export = stack.state_dir / "incidents" / "inc-b" / "reconciliation"

@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, make_id
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
+    advance_sql,
     bad_deployment,
     check_db_name,
     choose,
@@ -23,6 +24,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
     ident,
     literal,
     names,
+    parse_sequences,
     space_needs,
     stamp_of,
 )
@@ -533,3 +535,15 @@ def test_choose_takes_the_named_release_for_a_sidecar_without_one():
 )
 def test_count_problems(counts, expected, problems):
     assert count_problems(counts, expected) == problems
+
+
+def test_parse_sequences():
+    out = "public.users_id_seq|42\npublic.\"odd|name\"|7\n\n"
+    assert parse_sequences(out) == {"public.users_id_seq": 42, 'public."odd|name"': 7}
+
+
+def test_advance_sql_quotes_names_and_keeps_the_higher_value():
+    sql = advance_sql({"public.users_id_seq": 42, "public.o'brien_seq": 3})
+    assert "('public.o''brien_seq', 3), ('public.users_id_seq', 42)" in sql
+    assert "greatest(v.value, coalesce(s.last_value, 0))" in sql
+    assert advance_sql({}) is None
