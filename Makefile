@@ -39,6 +39,8 @@ molecule: setup
 	molecule test --scenario-name default
 	molecule reset --scenario-name procedure_b
 	molecule test --scenario-name procedure_b
+	molecule reset --scenario-name procedure_d
+	molecule test --scenario-name procedure_d
 
 test: lint unit integration molecule
 

@@ -1,0 +1,32 @@
+"""After the Procedure D drill: the evidence of the running stack is kept, and nothing of it runs."""
+
+import json
+import os
+
+PROJECT = "drill-procedure-d"
+STAGING = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "staging")
+EVIDENCE = os.path.join(STAGING, "state", "incidents", "drill", "evidence")
+SERVICES = {
+    "postgres", "redis", "auth-service", "chat-service", "billing-service",
+    "analytics-service", "email-worker", "api-gateway", "frontend",
+}  # fmt: skip
+
+
+def test_nothing_of_the_project_runs(host):
+    out = host.check_output("docker ps -q --filter label=com.docker.compose.project=%s", PROJECT)
+    assert out == ""
+    # Stopped, not removed: the containers are still there to inspect.
+    out = host.check_output("docker ps -aq --filter label=com.docker.compose.project=%s", PROJECT)
+    assert len(out.split()) == len(SERVICES)
+
+
+def test_the_evidence_of_every_container_is_kept(host):
+    (stamp,) = host.check_output("ls -1 %s", EVIDENCE).split()
+    dest = os.path.join(EVIDENCE, stamp)
+    manifest = json.loads(host.file(dest + "/manifest.json").content_string)
+    assert {c["service"] for c in manifest["containers"]} == SERVICES
+    assert all(c["status"] == "running" for c in manifest["containers"])
+    for c in manifest["containers"]:
+        assert host.file(os.path.join(dest, c["log"])).size > 0, c
+    assert json.loads(host.file(dest + "/version.json").content_string)["describe"] == "v1.2.3"
+    assert manifest["problems"] == []

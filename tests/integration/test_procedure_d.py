@@ -1,0 +1,75 @@
+"""Procedure D, the emergency shutdown, on a healthy stack and on a badly broken one: the evidence is
+kept before anything stops, then nothing of the project runs (or only the data services, on request).
+
+The tests share one stack and run in file order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+ALL = {"postgres", "redis", "auth-service", "chat-service", "billing-service", "analytics-service",
+       "email-worker", "api-gateway", "frontend"}  # fmt: skip
+
+
+def running(stack) -> set[str]:
+    out = subprocess.run(
+        ["docker", "ps", "--filter", f"label=com.docker.compose.project={stack.project}",
+         "--format", '{{.Label "com.docker.compose.service"}}'],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
+def evidence(stack, incident: str):
+    (dest,) = (stack.state_dir / "incidents" / incident / "evidence").iterdir()
+    return dest, json.loads((dest / "manifest.json").read_text())
+
+
+def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    assert running(stack) == ALL
+    run = stack.playbook("procedure_d", incident="inc-d1")
+    assert run.rc == 0, run.output
+    assert running(stack) == set()
+    dest, manifest = evidence(stack, "inc-d1")
+    assert {c["service"] for c in manifest["containers"]} == ALL
+    assert all(c["status"] == "running" for c in manifest["containers"])
+    for c in manifest["containers"]:
+        log = dest / c["log"]
+        assert log.stat().st_size > 0, c
+        assert oct(log.stat().st_mode & 0o777) == "0o640"
+    inspected = json.loads((dest / "inspect.json").read_text())
+    assert len(inspected) == len(ALL)
+    assert json.loads((dest / "version.json").read_text())["describe"] == "v1.2.3"
+    assert (dest / "compose-ps.json").stat().st_size > 0
+    for f in manifest["files"]:
+        assert hashlib.sha256((dest / f["file"]).read_bytes()).hexdigest() == f["sha256"], f["file"]
+    assert manifest["problems"] == []
+
+
+def test_a_crash_looping_stack_with_a_dead_gateway_and_a_dirty_tree_keeps_its_data_services(stack):
+    # v1.2.5's billing-service exits at startup and restarts in a loop; then the gateway dies.
+    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=15)
+    assert run.rc != 0
+    stack.compose("kill", "api-gateway")
+    assert "api-gateway" not in running(stack)
+    (stack.app_dir / "README.md").write_text("edited on the host during the incident\n")
+    run = stack.playbook("procedure_d", incident="inc-d2", keep_data=True)
+    assert run.rc == 0, run.output
+    assert running(stack) == {"postgres", "redis"}
+    dest, manifest = evidence(stack, "inc-d2")
+    billing = next(c for c in manifest["containers"] if c["service"] == "billing-service")
+    assert billing["restart_count"] > 0 or billing["status"] in ("restarting", "exited"), billing
+    assert "PAYMENT_PROVIDER_URL" in (dest / billing["log"]).read_text()
+    version = json.loads((dest / "version.json").read_text())
+    assert version["describe"].endswith("-dirty") and "README.md" in version["status"]
+    assert "keeping the data services running" in run.output or "still running for forensics" in run.output
+
+
+def test_a_bad_incident_id_is_refused_with_nothing_stopped(stack):
+    before = running(stack)
+    run = stack.playbook("procedure_d", incident="../../etc")
+    assert run.rc != 0 and "must be letters, digits, dot, dash or underscore" in run.output
+    assert running(stack) == before
