@@ -4,14 +4,7 @@
 
 from __future__ import annotations
 
-
-def human(size):
-    value = float(size or 0)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return "%d B" % value if unit == "B" else "%.1f %s" % (value, unit)
-        value /= 1024
-    return "%.1f TiB" % value
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import human
 
 
 def backup_line(meta):

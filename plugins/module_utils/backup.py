@@ -24,6 +24,17 @@ TAGS = ("manual", "pre_deploy", "before_rollback")
 CHUNK = 1 << 20
 
 
+def compose_options(required=False, database=True):
+    """Argument spec of the compose project options (doc fragments runbook.rollback.compose[.database])."""
+    spec = dict(
+        compose_argv=dict(type="list", elements="str", required=required),
+        compose_env=dict(type="dict", default={}),
+    )
+    if database:
+        spec["service"] = dict(type="str", default="postgres")
+    return spec
+
+
 class BackupError(Exception):
     """A backup that cannot be made, read or trusted; the message is one line."""
 
@@ -175,6 +186,16 @@ class Compose:
             stderr = proc.stderr.read().decode("utf-8", "replace")
             proc.wait()
         return proc.returncode, stderr, size, digest.hexdigest()
+
+
+def human(size):
+    """A byte count as people read it: 812 B, 47.1 KiB, 95.0 MiB."""
+    value = float(size or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return "%.0f %s" % (value, unit) if unit == "B" else "%.1f %s" % (value, unit)
+        value /= 1024
+    return "%.1f TiB" % value
 
 
 def first_line(text, default):

@@ -21,6 +21,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     BackupError,
     check_tables,
     first_line,
+    human,
     row_counts,
     verify,
 )
@@ -223,15 +224,6 @@ def free_bytes_host(directory):
         path = parent
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
-
-
-def human(size):
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return "%.0f %s" % (value, unit) if unit == "B" else "%.1f %s" % (value, unit)
-        value /= 1024
-    return "%.1f TiB" % value
 
 
 # --- Restoring -----------------------------------------------------------------------------------

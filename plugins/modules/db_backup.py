@@ -29,6 +29,8 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.compose
+  - runbook.rollback.compose.database
 attributes:
   check_mode:
     support: full
@@ -43,19 +45,6 @@ options:
     description: Directory of the dumps and their sidecars.
     type: path
     required: true
-  compose_argv:
-    description: The C(docker compose) command line of the project (argv), for example the collection's
-      C(rollback_compose_argv).
-    type: list
-    elements: str
-  compose_env:
-    description: Environment for the docker compose calls.
-    type: dict
-    default: {}
-  service:
-    description: The compose service running PostgreSQL.
-    type: str
-    default: postgres
   database:
     description: Database to dump.
     type: str
@@ -147,6 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     BackupError,
     Compose,
+    compose_options,
     make_id,
     read_sidecars,
     take,
@@ -160,11 +150,9 @@ from ansible_collections.runbook.rollback.plugins.module_utils.restore import ch
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            **compose_options(required=False),
             state=dict(type="str", choices=["present", "list", "select", "verify"], default="present"),
             dir=dict(type="path", required=True),
-            compose_argv=dict(type="list", elements="str"),
-            compose_env=dict(type="dict", default={}),
-            service=dict(type="str", default="postgres"),
             database=dict(type="str"),
             tables=dict(type="list", elements="str", default=[]),
             tag=dict(type="str", choices=["manual", "pre_deploy", "before_rollback"], default="manual"),

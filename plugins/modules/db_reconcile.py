@@ -23,6 +23,8 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.compose
+  - runbook.rollback.compose.database
 attributes:
   check_mode:
     support: full
@@ -50,14 +52,6 @@ options:
     type: list
     elements: str
     required: true
-  compose_env:
-    description: Environment for the docker compose calls.
-    type: dict
-    default: {}
-  service:
-    description: The compose service running PostgreSQL.
-    type: str
-    default: postgres
   timeout:
     description: Seconds for each short call into the container (the row streams have no limit).
     type: float
@@ -98,20 +92,18 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, Compose
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, Compose, compose_options
 from ansible_collections.runbook.rollback.plugins.module_utils.reconcile import reconcile, summary_line
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            **compose_options(required=True),
             kept=dict(type="str", required=True),
             database=dict(type="str", required=True),
             tables=dict(type="list", elements="str", required=True),
             dest=dict(type="path", required=True),
-            compose_argv=dict(type="list", elements="str", required=True),
-            compose_env=dict(type="dict", default={}),
-            service=dict(type="str", default="postgres"),
             timeout=dict(type="float", default=600),
         ),
         supports_check_mode=True,

@@ -33,6 +33,8 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.compose
+  - runbook.rollback.compose.database
 attributes:
   check_mode:
     support: partial
@@ -55,14 +57,6 @@ options:
     type: list
     elements: str
     required: true
-  compose_env:
-    description: Environment for the docker compose calls.
-    type: dict
-    default: {}
-  service:
-    description: The compose service running PostgreSQL.
-    type: str
-    default: postgres
   database:
     description: The production database.
     type: str
@@ -155,7 +149,13 @@ sequences_advanced:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, Compose, read_sidecars, verify
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
+    BackupError,
+    Compose,
+    compose_options,
+    read_sidecars,
+    verify,
+)
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
     check,
     check_counts,
@@ -171,12 +171,10 @@ from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            **compose_options(required=True),
             state=dict(type="str", choices=["checked", "side", "swapped", "absent", "verified"], required=True),
             dir=dict(type="path", required=True),
             id=dict(type="str"),
-            compose_argv=dict(type="list", elements="str", required=True),
-            compose_env=dict(type="dict", default={}),
-            service=dict(type="str", default="postgres"),
             database=dict(type="str", required=True),
             side=dict(type="str"),
             kept=dict(type="str"),

@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.compose
 attributes:
   check_mode:
     support: none
@@ -36,10 +37,6 @@ options:
     type: list
     elements: str
     required: true
-  compose_env:
-    description: Environment for the docker compose call.
-    type: dict
-    default: {}
   app_dir:
     description: The application's git work tree.
     type: path
@@ -95,15 +92,15 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
 from ansible_collections.runbook.rollback.plugins.module_utils.evidence import capture
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            **compose_options(required=True, database=False),
             project=dict(type="str", required=True),
-            compose_argv=dict(type="list", elements="str", required=True),
-            compose_env=dict(type="dict", default={}),
             app_dir=dict(type="path", required=True),
             dest=dict(type="path", required=True),
             history=dict(type="dict"),

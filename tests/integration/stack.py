@@ -126,15 +126,10 @@ class Stack:
             raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
         return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
 
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def compose(self, *args: str, check: bool = True, text: bool = True) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
         env = dict(os.environ, GATEWAY_PORT=str(self.port))
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, check=check)
-
-    def compose_bytes(self, *args: str) -> bytes:
-        cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
-        env = dict(os.environ, GATEWAY_PORT=str(self.port))
-        return subprocess.run(cmd, env=env, capture_output=True, check=True).stdout
+        return subprocess.run(cmd, env=env, capture_output=True, text=text, check=check)
 
     def containers(self) -> dict[str, tuple[str, str]]:
         """Service name -> (container id, start time) for every container of the project."""

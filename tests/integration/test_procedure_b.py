@@ -112,7 +112,7 @@ def ghost_grant(stack):
         for sql in ("CREATE ROLE ghost", "CREATE DATABASE ghostdb"):
             psql(stack, sql, "postgres")
         psql(stack, "CREATE TABLE users (id int); GRANT SELECT ON users TO ghost", "ghostdb")
-        proc = stack.compose_bytes("exec", "-T", "postgres", "pg_dump", "--format=custom", "ghostdb")
+        proc = stack.compose("exec", "-T", "postgres", "pg_dump", "--format=custom", "ghostdb", text=False).stdout
         for sql in ("DROP DATABASE ghostdb", "DROP ROLE ghost"):
             psql(stack, sql, "postgres")
         path.write_bytes(proc)
