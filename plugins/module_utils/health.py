@@ -55,8 +55,16 @@ def summary(results):
     return "; ".join([line] + failed)
 
 
+def expected_version(endpoint, expect_version=None, expect_versions=None):
+    """The version an endpoint must report: its service's entry in expect_versions, else expect_version."""
+    service = endpoint.get("service")
+    if expect_versions and service in expect_versions:
+        return expect_versions[service] or None
+    return expect_version or None
+
+
 def check_all(endpoints, expect_version=None, timeout=3.0, wait=0.0, interval=1.0, probe=request,
-              clock=time.monotonic, sleep=time.sleep):
+              clock=time.monotonic, sleep=time.sleep, expect_versions=None):
     """Probe every endpoint; while some fail and `wait` has not elapsed, re-probe only the failing ones."""
     deadline = clock() + max(wait, 0)
     results = {}
@@ -66,7 +74,8 @@ def check_all(endpoints, expect_version=None, timeout=3.0, wait=0.0, interval=1.
         attempts += 1
         for ep in pending:
             resp = probe("GET", ep["url"], timeout=timeout)
-            results[ep["name"]] = evaluate(ep["name"], ep["url"], resp, expect_version)
+            results[ep["name"]] = evaluate(ep["name"], ep["url"], resp,
+                                           expected_version(ep, expect_version, expect_versions))
         pending = [ep for ep in endpoints if not results[ep["name"]]["ok"]]
         remaining = deadline - clock()
         if not pending or remaining <= 0:

@@ -51,6 +51,11 @@ def read_history(path):
     return parse_lines(text, os.path.basename(path))
 
 
+def pinned(entry):
+    """Whether the entry records a mixed stack: services pinned to another release by Procedure C."""
+    return bool(entry.get("pins"))
+
+
 def bad_versions(entries):
     """Versions not to roll back to, newest first.
 
@@ -61,11 +66,12 @@ def bad_versions(entries):
     for i, e in enumerate(entries):
         version = e["version"]
         later = entries[i + 1:]
-        if e.get("result") != VERIFIED and not any(x["version"] == version for x in later):
+        # A verified stack with a pinned service (Procedure C) vouches for neither release as a whole.
+        if e.get("result") != VERIFIED and not any(x["version"] == version and not pinned(x) for x in later):
             bad[version] = i
         rolled_from = e.get("from_version")
         if e.get("action") == "rollback" and isinstance(rolled_from, str) and rolled_from:
-            if not any(x["version"] == rolled_from and x.get("result") == VERIFIED for x in later):
+            if not any(x["version"] == rolled_from and x.get("result") == VERIFIED and not pinned(x) for x in later):
                 bad[rolled_from] = max(bad.get(rolled_from, -1), i)
     return [v for v, _ in sorted(bad.items(), key=lambda kv: kv[1], reverse=True)]
 
@@ -96,7 +102,7 @@ def last_known_good(entries, exclude_version=None):
                 "current_version": current}
     for e in reversed(entries):
         version = e["version"]
-        if e.get("result") != VERIFIED or version == current or version in bad:
+        if e.get("result") != VERIFIED or version == current or version in bad or pinned(e):
             continue
         what = "rollback" if e.get("action") == "rollback" else "deployment"
         reason = "%s: last %s verified at %s" % (version, what, e.get("at") or "unknown time")

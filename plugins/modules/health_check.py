@@ -32,6 +32,11 @@ options:
   expect_version:
     description: Version every endpoint must report in the C(version) key of its JSON body.
     type: str
+  expect_versions:
+    description:
+      - Version per compose service, for stacks that run more than one release (a service pinned by Procedure C).
+      - An endpoint whose C(service) is listed must report that version instead of O(expect_version).
+    type: dict
   timeout:
     description: Seconds per request.
     type: float
@@ -127,6 +132,7 @@ def main():
         argument_spec=dict(
             endpoints=dict(type="list", elements="dict", required=True),
             expect_version=dict(type="str"),
+            expect_versions=dict(type="dict"),
             timeout=dict(type="float", default=3),
             wait=dict(type="float", default=0),
             interval=dict(type="float", default=1),
@@ -142,7 +148,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     result = check_all(p["endpoints"], p["expect_version"], timeout=p["timeout"], wait=p["wait"],
-                       interval=p["interval"])
+                       interval=p["interval"], expect_versions=p["expect_versions"])
     if p["fail_on_error"] and not result["healthy"]:
         module.fail_json(msg=result["summary"], changed=False, **result)
     module.exit_json(changed=False, **result)

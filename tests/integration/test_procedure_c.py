@@ -1,0 +1,159 @@
+"""Procedure C end to end on a real Docker stack: v1.2.5's billing-service never starts, and only that
+service goes back to v1.2.3 while everything else keeps running untouched.
+
+The tests share one stack and run in file order."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import yaml
+
+BILLING = "billing-service"
+OLD_IMAGE = "mysaas/billing-service:v1.2.3"
+
+
+def pins(stack) -> dict:
+    path = stack.state_dir / "pins.compose.yml"
+    return yaml.safe_load(path.read_text().replace("!override", "")).get("x-runbook-pins") if path.exists() else {}
+
+
+def image_of(stack, service: str) -> str:
+    cid = stack.containers()[service][0]
+    return subprocess.run(["docker", "inspect", "--format", "{{.Config.Image}}", cid],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+
+def wait_healthy(cid: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        health = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", cid],
+                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        if health == "healthy":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{cid} not healthy after {seconds} s")
+
+
+def settled(stack) -> dict:
+    """stack.containers(), without the start time of a crash-looping billing-service (it changes on its own)."""
+    found = stack.containers()
+    if BILLING in found and image_of(stack, BILLING).endswith(":v1.2.5"):
+        found[BILLING] = (found[BILLING][0], "crash-looping")
+    return found
+
+
+def unchanged_but(before: dict, after: dict, service: str) -> None:
+    assert after[service] != before[service], f"{service} was not recreated"
+    others = {k: v for k, v in before.items() if k != service}
+    assert {k: after[k] for k in others} == others, "another container was restarted"
+
+
+def test_broken_billing_release(stack):
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20)
+    assert run.rc != 0
+    assert BILLING in run.output.rsplit("fatal:", 1)[-1]
+    assert stack.get("/api/billing/health")[0] != 200
+
+
+def test_unknown_service_is_refused_with_nothing_restarted(stack):
+    before = settled(stack)
+    run = stack.playbook("procedure_c", service="payments-service")
+    assert run.rc != 0
+    assert "service payments-service is not defined in the compose project" in run.output
+    assert settled(stack) == before
+    assert pins(stack) == {}
+    assert not (stack.state_dir / "lock").exists()
+
+
+def test_two_failing_services_are_refused_with_nothing_restarted(stack):
+    email = stack.containers()["email-worker"][0]
+    subprocess.run(["docker", "stop", "--time", "5", email], check=True, capture_output=True)
+    try:
+        before = settled(stack)
+        run = stack.playbook("procedure_c")
+        assert run.rc != 0
+        message = run.output.rsplit("fatal:", 1)[-1]
+        assert "2 services are failing" in message
+        assert BILLING in message and "email-worker: exited" in message
+        assert settled(stack) == before
+        assert pins(stack) == {}
+    finally:
+        subprocess.run(["docker", "start", email], check=True, capture_output=True)
+        wait_healthy(email)
+
+
+def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
+    before = stack.containers()
+    history = stack.history()
+    run = stack.playbook("procedure_c", incident="inc-c1")
+    assert run.rc == 0, run.output
+    assert f"failing: {BILLING} (restarting)" in run.output or f"failing: {BILLING} (exited" in run.output
+
+    unchanged_but(before, stack.containers(), BILLING)
+    assert image_of(stack, BILLING) == OLD_IMAGE
+    status, body = stack.get("/api/billing/health")
+    assert (status, body.get("version")) == (200, "v1.2.3")
+    assert stack.get("/api/chats/health")[1]["version"] == "v1.2.5"
+    assert pins(stack) == {BILLING: "v1.2.3"}
+    assert "PASS  health" in run.output and "PASS  smoke" in run.output
+    assert f"log of {BILLING} since its restart" in run.output
+
+    last = stack.history()[-1]
+    assert len(stack.history()) == len(history) + 1
+    assert (last["procedure"], last["version"], last["result"]) == ("C", "v1.2.5", "verified")
+    assert (last["service"], last["service_version"], last["service_from_version"]) == (BILLING, "v1.2.3", "v1.2.5")
+    assert last["pins"] == {BILLING: "v1.2.3"}
+    assert last["services"][BILLING]["version"] == "v1.2.3"
+    assert last["services"]["chat-service"]["version"] == "v1.2.5"
+
+    incident = stack.state_dir / "incidents" / "inc-c1"
+    assert (incident / f"{BILLING}-v1.2.5.log").stat().st_size > 0, "the broken container's log was not kept"
+    assert (incident / f"{BILLING}-v1.2.3.log").exists()
+
+
+def test_mixed_state_is_not_a_known_good_release(stack):
+    rc, result = stack.module("deploy_history", {"path": str(stack.state_dir / "deployments.jsonl"),
+                                                  "state": "query"})  # fmt: skip
+    assert rc == 0
+    assert result["last_good"] == "v1.2.3"
+    assert "v1.2.5" in result["bad_versions"]
+
+
+def test_procedure_c_with_nothing_failing_is_refused_and_changes_nothing(stack):
+    before = stack.containers()
+    history = stack.history()
+    run = stack.playbook("procedure_c")
+    assert run.rc != 0
+    assert "no failing service found" in run.output
+    assert stack.containers() == before
+    assert stack.history() == history
+
+
+def test_procedure_c_rebuilds_a_pruned_image(stack):
+    # Back to the broken release: a whole-stack deploy drops the pin.
+    assert stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20).rc != 0
+    assert pins(stack) == {}
+    assert image_of(stack, BILLING) == "mysaas/billing-service:v1.2.5"
+    # --force: untag it even where another stack still runs it, as a prune of old tags would.
+    subprocess.run(["docker", "image", "rm", "--force", OLD_IMAGE], check=True, capture_output=True)
+
+    before = stack.containers()
+    run = stack.playbook("procedure_c", service=BILLING)
+    assert run.rc == 0, run.output
+    assert f"{OLD_IMAGE} is gone" in run.output
+    unchanged_but(before, stack.containers(), BILLING)
+    assert stack.get("/api/billing/health")[1]["version"] == "v1.2.3"
+    assert stack.history()[-1]["pins"] == {BILLING: "v1.2.3"}
+
+
+def test_a_whole_stack_rollback_ends_the_pin(stack):
+    run = stack.playbook("procedure_a", version="v1.2.3")
+    assert run.rc == 0, run.output
+    assert pins(stack) == {}
+    assert not (stack.state_dir / "pins.compose.yml").exists()
+    for path in ("/health", "/api/chats/health", "/api/billing/health"):
+        assert stack.get(path)[1]["version"] == "v1.2.3", path
+    assert "pins" not in stack.history()[-1]
