@@ -6,19 +6,35 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
+import socket
 import tempfile
 
 PRESENT, ABSENT = "present", "absent"
 
+# What the controller can tell about the run named in a lock.
+ALIVE = "alive"  # its process still runs on this controller: never broken
+STALE = "stale"  # taken on this controller, and that process is gone (or the pid is another process now)
+UNKNOWN = "unknown"  # taken on another controller, or with no pid: nobody here can tell
+UNREADABLE = "unreadable"  # empty or corrupt lock file: nobody can tell who holds it
+
+BREAK_HINT = "-e break_lock=true"
+
 
 class LockError(Exception):
-    """Raised with the one-line message the module fails with; .holder is the parsed lock or None."""
+    """Raised with the one-line message the module fails with.
 
-    def __init__(self, msg, holder=None):
+    .holder is the parsed lock or None; .fingerprint identifies the lock file's exact content (so
+    that only the lock that was judged can be broken); .unreadable says the file could not be parsed.
+    """
+
+    def __init__(self, msg, holder=None, fingerprint=None, unreadable=False):
         super().__init__(msg)
         self.holder = holder
+        self.fingerprint = fingerprint
+        self.unreadable = unreadable
 
 
 def utc_now():
@@ -44,19 +60,31 @@ def parse_lock(text, path):
     return data
 
 
-def read_lock(path):
-    """The parsed lock, or None when there is none; raises LockError when it cannot be read."""
+def read_raw(path):
+    """The lock file's bytes, or None when there is none."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise LockError("cannot read lock file %s: %s" % (path, exc.strerror or exc)) from None
-    return parse_lock(text, path)
 
 
-def held_message(path, holder):
+def fingerprint(raw):
+    return hashlib.sha256(raw).hexdigest()
+
+
+def read_lock(path):
+    """The parsed lock, or None when there is none; raises LockError when it cannot be read."""
+    raw = read_raw(path)
+    if raw is None:
+        return None
+    return parse_lock(raw.decode("utf-8", errors="replace"), path)
+
+
+def describe_holder(holder):
+    """'Procedure A to v1.2.3 by alice on ctl-01, pid 4242, since <time> (run <id>)'."""
     owner = holder.get("owner") or {}
     parts = []
     if owner.get("procedure"):
@@ -65,22 +93,207 @@ def held_message(path, holder):
         parts.append("to %s" % owner["version"])
     if owner.get("user"):
         parts.append("by %s" % owner["user"])
-    if not parts and holder.get("host"):
-        parts.append("on %s" % holder["host"])
     who = " ".join(parts) or "a run"
+    where = []
+    if holder.get("host"):
+        where.append("on %s" % holder["host"])
+    if holder.get("pid") is not None:
+        where.append("pid %s" % holder["pid"])
     since = holder.get("acquired_at") or "an unknown time"
-    return ("another deploy or rollback holds the lock %s: %s since %s (run %s); wait for it to finish, "
-            "or delete the file if that run is dead" % (path, who, since, holder.get("run_id")))
+    return "%s%s since %s (run %s)" % (who, " " + ", ".join(where) + "," if where else "", since,
+                                         holder.get("run_id"))
 
 
-def lock_document(run_id, owner, host, pid, acquired_at=None):
-    return {
+def held_message(path, holder, liveness=None, break_requested=False):
+    """The one line a run that finds the lock held fails with.
+
+    liveness is (status, reason) from judge_holder(); without it (the module alone, on the target)
+    the message cannot say whether the holder is alive.
+    """
+    head = "another deploy or rollback holds the lock %s: %s" % (path, describe_holder(holder))
+    if liveness is None:
+        return head + "; wait for it to finish, or break the lock with %s if that run is dead" % BREAK_HINT
+    status, reason = liveness
+    if status == ALIVE:
+        tail = "that run is still alive (%s); wait for it to finish" % reason
+        if break_requested:
+            tail += "; a live run's lock is never broken, not even with %s" % BREAK_HINT
+        return "%s; %s" % (head, tail)
+    if status == STALE:
+        return "%s; the lock is stale: the run that took it is gone (%s); break it with %s" % (
+            head, reason, BREAK_HINT)
+    return "%s; %s: make sure that run is not running, then break the lock with %s" % (head, reason, BREAK_HINT)
+
+
+def unreadable_message(error_msg):
+    """The parse error of an empty or corrupt lock, with how to break it."""
+    return "%s, or break it with %s" % (error_msg, BREAK_HINT)
+
+
+def broken_warning(path, holder, liveness):
+    status, reason = liveness
+    if holder is None:
+        return "broke the unreadable lock %s (%s) as asked with %s" % (path, reason, BREAK_HINT)
+    return "broke the %slock %s of %s (%s) as asked with %s" % (
+        "stale " if status == STALE else "", path, describe_holder(holder), reason, BREAK_HINT)
+
+
+def process_start(pid, proc="/proc"):
+    """What identifies process pid among all processes this machine has run.
+
+    None when no such process runs (a zombie counts as gone: its run is over); the boot id and the
+    start time in clock ticks since boot when /proc tells them (so a pid reused after the holder
+    died, or after a reboot, is told apart); "" when the process exists but /proc is not there.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    if os.path.isdir(os.path.join(proc, "self")):
+        try:
+            with open(os.path.join(proc, str(pid), "stat"), encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        # The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+            return None
+        try:
+            with open(os.path.join(proc, "sys", "kernel", "random", "boot_id"), encoding="utf-8") as f:
+                boot = f.read().strip()
+        except OSError:
+            boot = ""
+        return "%s:%s" % (boot, fields[19])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+def _cmdline(pid, proc="/proc"):
+    try:
+        with open(os.path.join(proc, str(pid), "cmdline"), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _parent(pid, proc="/proc"):
+    try:
+        with open(os.path.join(proc, str(pid), "stat"), encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+        return int(stat[stat.rfind(")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_process(pid=None, proc="/proc"):
+    """The process that stands for this run: pid itself, or its topmost ancestor with the same command line.
+
+    Ansible runs plugins in worker processes forked from ansible-playbook (same command line, short
+    lived); the run is alive exactly as long as the ansible-playbook process they were forked from.
+    """
+    pid = os.getpid() if pid is None else pid
+    own = _cmdline(pid, proc)
+    if own is None:
+        # No /proc: Ansible's workers are direct children of the main process.
+        return os.getppid() if pid == os.getpid() else pid
+    while True:
+        parent = _parent(pid, proc)
+        if not parent or parent <= 1 or _cmdline(parent, proc) != own:
+            return pid
+        pid = parent
+
+
+def command_of(pid, proc="/proc"):
+    """sha256 of the process's command line (never the line itself: it may carry extra vars)."""
+    raw = _cmdline(pid, proc)
+    return hashlib.sha256(raw).hexdigest() if raw else None
+
+
+def run_identity(pid=None, proc="/proc"):
+    """host, pid, started and command of the process that stands for this run (see run_process)."""
+    pid = run_process(pid, proc)
+    return {"host": socket.gethostname(), "pid": pid, "started": process_start(pid, proc),
+            "command": command_of(pid, proc)}
+
+
+def _ticks(started):
+    boot, _, ticks = (started or "").rpartition(":")
+    return (boot, int(ticks)) if ticks.isdigit() else (None, None)
+
+
+def forked_survivors(holder, mine, proc="/proc"):
+    """Pids that still run the holder's command, forked from it: workers outliving a killed ansible-playbook.
+
+    Ansible's workers are forked (same command line) into sessions of their own, so killing the
+    ansible-playbook process leaves the worker of the task in flight running that task to its end.
+    mine is this run's process: it and its own workers run the same command when the same command
+    is run again, and are left out.
+    """
+    boot, since = _ticks(holder.get("started"))
+    if not holder.get("command") or since is None or not os.path.isdir(os.path.join(proc, "self")):
+        return []
+    survivors = []
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) in (mine, holder.get("pid")):
+            continue
+        pid = int(name)
+        if _parent(pid, proc) == mine or command_of(pid, proc) != holder["command"]:
+            continue
+        their_boot, ticks = _ticks(process_start(pid, proc))
+        if their_boot == boot and ticks is not None and ticks >= since:
+            survivors.append(pid)
+    return sorted(survivors)
+
+
+def judge_holder(holder, host, probe=process_start, survivors=None):
+    """(status, reason): can the run named in the lock still be running? Judged on the controller.
+
+    host is this controller's host name; probe(pid) is process_start() or a stand-in;
+    survivors(holder) lists the processes still working for the holder (forked_survivors()).
+    """
+    if holder is None:
+        return UNREADABLE, "the lock file cannot be read, so nobody can tell whether its run is alive"
+    their_host, pid = holder.get("host"), holder.get("pid")
+    if not their_host or their_host != host:
+        return UNKNOWN, "it was taken on %s, not on this controller (%s), so nobody here can tell whether that " \
+                        "run is alive" % (their_host or "an unknown host", host)
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return UNKNOWN, "it names no process on %s, so nobody can tell whether that run is alive" % host
+    now = probe(pid)
+    started = holder.get("started")
+    if now is not None and not (started and now and now != started):
+        return ALIVE, "pid %d still runs on %s" % (pid, host)
+    left = survivors(holder) if survivors else []
+    if left:
+        return ALIVE, "pid %d is gone, but %s forked from it still run%s its last task on %s" % (
+            pid, "pid " + ", ".join(str(p) for p in left), "s" if len(left) == 1 else "", host)
+    if now is None:
+        return STALE, "pid %d no longer runs on %s" % (pid, host)
+    return STALE, "pid %d on %s belongs to another process now" % (pid, host)
+
+
+def may_break(status):
+    """A live run's lock is never broken; every other one may be, when asked explicitly."""
+    return status in (STALE, UNKNOWN, UNREADABLE)
+
+
+def lock_document(run_id, owner, host, pid, acquired_at=None, started=None, command=None):
+    document = {
         "run_id": run_id,
         "owner": dict(owner or {}),
         "host": host,
         "pid": pid,
         "acquired_at": acquired_at or utc_now(),
     }
+    if started:
+        document["started"] = started
+    if command:
+        document["command"] = command
+    return document
 
 
 def create_lock(path, document):
@@ -130,8 +343,38 @@ def _create_exclusive(path, payload):
     return True
 
 
-def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode=False, now=None):
-    """Apply state to the lock. Returns dict(changed, acquired, holder, warnings); raises LockError."""
+def remove_if_unchanged(path, expected):
+    """Remove the lock only if its content is still the one whose fingerprint was judged.
+
+    The file is renamed aside first (atomic), then checked: a lock that another run took in the
+    meantime is put back (link() never overwrites a newer one) and left alone.
+    """
+    aside = "%s.breaking.%d" % (path, os.getpid())
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return True
+    try:
+        with open(aside, "rb") as f:
+            if fingerprint(f.read()) == expected:
+                return True
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        return False
+    finally:
+        os.unlink(aside)
+
+
+def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode=False, now=None, started=None,
+                break_fingerprint=None, command=None):
+    """Apply state to the lock. Returns dict(changed, acquired, holder, broken, broken_holder, warnings).
+
+    break_fingerprint: remove the lock held by another run (or an unreadable one) when its content
+    still has this fingerprint, then take it. Whether that is allowed is judged on the controller.
+    Raises LockError.
+    """
     if not isinstance(run_id, str) or not run_id.strip():
         raise LockError("run_id must be a non-empty string")
     if state not in (PRESENT, ABSENT):
@@ -139,16 +382,34 @@ def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode
     warnings = []
 
     if state == PRESENT:
-        # Two passes: a competitor can create the lock between our read and our create.
-        for _attempt in range(2):
-            holder = read_lock(path)
-            if holder is not None:
-                if holder["run_id"] == run_id:
-                    return {"changed": False, "acquired": True, "holder": holder, "warnings": warnings}
-                raise LockError(held_message(path, holder), holder)
-            document = lock_document(run_id, owner, host, pid, now)
+        broken, broken_holder = False, None
+        # Several passes: a competitor can create or replace the lock between our read and our create.
+        for _attempt in range(3):
+            raw = read_raw(path)
+            if raw is not None:
+                seen = fingerprint(raw)
+                to_break = break_fingerprint is not None and seen == break_fingerprint
+                changed_note = "" if break_fingerprint is None or to_break else \
+                    " (the lock changed after it was judged, so nothing was broken)"
+                try:
+                    holder = parse_lock(raw.decode("utf-8", errors="replace"), path)
+                except LockError as exc:
+                    if not to_break:
+                        raise LockError(unreadable_message(str(exc)) + changed_note, None, seen, True) from None
+                    holder = None
+                else:
+                    if holder["run_id"] == run_id:
+                        return {"changed": False, "acquired": True, "holder": holder, "broken": False,
+                                "broken_holder": None, "warnings": warnings}
+                    if not to_break:
+                        raise LockError(held_message(path, holder) + changed_note, holder, seen)
+                if not check_mode and not remove_if_unchanged(path, seen):
+                    continue
+                broken, broken_holder, break_fingerprint = True, holder, None
+            document = lock_document(run_id, owner, host, pid, now, started, command)
             if check_mode or create_lock(path, document):
-                return {"changed": True, "acquired": True, "holder": document, "warnings": warnings}
+                return {"changed": True, "acquired": True, "holder": document, "broken": broken,
+                        "broken_holder": broken_holder, "warnings": warnings}
         raise LockError("lock file %s keeps appearing and disappearing; another run is racing for it" % path)
 
     try:

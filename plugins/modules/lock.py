@@ -12,8 +12,16 @@ short_description: Take or release the deploy/rollback lock of a stack
 description:
   - Creates a JSON lock file naming the run that holds it, so that two deploys or rollbacks never
     run against the same stack at once.
-  - The lock is created atomically; a competing run fails with one line saying who holds the lock and since when.
-  - An empty or corrupt lock file is never guessed about; taking the lock fails and says so.
+  - The lock is created atomically; a competing run fails with one line saying who holds the lock
+    (procedure, version, user), on which controller host and pid, since when, and whether that run is still alive.
+  - The lock names the run's controller process (the C(ansible-playbook) process, found from the controller side
+    of this module, with its start time), not the short-lived process of the module on the target. So on
+    the controller that took it, a lock whose process is gone, or whose pid now belongs to another process,
+    is recognised as stale; while a worker forked from a killed C(ansible-playbook) still finishes its task,
+    the run still counts as alive.
+  - Nothing is broken automatically. With O(break_lock=true) a stale lock, a lock taken on another controller
+    (whose run nobody here can check) or an empty or corrupt lock file is removed and taken, with a warning
+    naming what was broken. A lock whose run is still alive on this controller is never broken.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -45,7 +53,39 @@ options:
       - The keys C(procedure), C(version) and C(user) are used in the "lock held" message.
     type: dict
     default: {}
+  break_lock:
+    description:
+      - Break the lock of another run that is not alive, then take it; only with O(state=present).
+      - Breaks a stale lock (its controller process is gone or is another process now), a lock taken on
+        another controller host (its liveness cannot be checked from here, so make sure that run is over)
+        and an empty or corrupt lock file (nobody can tell who holds it).
+      - Never breaks the lock of a run that is still alive on this controller; the task fails instead.
+    type: bool
+    default: false
+  host:
+    description:
+      - Internal. Host name of the controller that takes the lock; the controller side of the module sets it.
+    type: str
+  pid:
+    description:
+      - Internal. Pid of the run's C(ansible-playbook) process; the controller side of the module sets it.
+    type: int
+  started:
+    description:
+      - Internal. Boot id and start time of that process, so that a reused pid is not taken for the holder.
+    type: str
+  command:
+    description:
+      - Internal. sha256 of that process's command line; the workers it forked share it, and a worker that
+        outlives a killed C(ansible-playbook) still counts as the run.
+    type: str
+  break_fingerprint:
+    description:
+      - Internal. sha256 of the lock content the controller judged breakable; only that exact content is removed.
+    type: str
 notes:
+  - The liveness of a holder is judged on the controller, by the action plugin of the same name; the module
+    on the target only reads, takes and removes the file.
   - Releasing a lock held by another run, or a lock file that cannot be parsed, leaves it in place with a warning
     rather than failing, because releasing usually runs in an C(always) section where failing would hide the real error.
 """
@@ -59,6 +99,14 @@ EXAMPLES = r"""
       procedure: rollback
       version: "{{ version }}"
       user: "{{ lookup('ansible.builtin.env', 'USER') }}"
+
+- name: Take the rollback lock, breaking the lock of a run that was killed (never of a live one)
+  runbook.rollback.lock:
+    path: /srv/app/.runbook/lock.json
+    run_id: "{{ runbook_run_id }}"
+    owner:
+      procedure: rollback
+    break_lock: true
 
 - name: Release the rollback lock
   runbook.rollback.lock:
@@ -82,12 +130,35 @@ holder:
   sample:
     run_id: 20261128T100000Z-4f2a
     owner: {procedure: rollback, version: v1.2.3, user: alice}
-    host: app-01
+    host: ctl-01
     pid: 4242
+    started: "3b1c0f6e-7d9a-4a52-9a55-0c1c0f6e7d9a:881234"
+    command: 9f2c4e0b7d1a3c5e8f6b2d4a0c9e7f1b3d5a8c6e2f4b0d9a7c1e3f5b8d6a2c4e
     acquired_at: "2026-11-28T10:00:00Z"
+liveness:
+  description:
+    - What the controller could tell about another run's lock that it found.
+    - V(alive), V(stale), V(unknown) (taken on another host) or V(unreadable) (empty or corrupt file).
+  returned: when the lock was held by another run
+  type: str
+  sample: stale
+broken:
+  description: Whether a lock of another run (or an unreadable lock file) was broken to take it.
+  returned: always
+  type: bool
+  sample: false
+broken_holder:
+  description: The content of the broken lock; null when none was broken or it could not be read.
+  returned: always
+  type: dict
+  sample:
+    run_id: 20261128T093000Z-1777
+    owner: {procedure: Procedure A, version: v1.2.3, user: bob}
+    host: ctl-01
+    pid: 3131
+    acquired_at: "2026-11-28T09:30:00Z"
 """
 
-import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
@@ -102,20 +173,32 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             run_id=dict(type="str", required=True),
             owner=dict(type="dict", default={}),
+            break_lock=dict(type="bool", default=False),
+            host=dict(type="str"),
+            pid=dict(type="int"),
+            started=dict(type="str"),
+            command=dict(type="str"),
+            break_fingerprint=dict(type="str", no_log=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         result = ensure_lock(
-            p["path"], p["state"], p["run_id"], owner=p["owner"], host=socket.gethostname(), pid=os.getpid(),
-            check_mode=module.check_mode,
+            p["path"], p["state"], p["run_id"], owner=p["owner"],
+            # The controller side sets these. This process and its parents on the target say nothing
+            # about the run's liveness, so without them the lock names no pid.
+            host=p["host"] or socket.gethostname(), pid=p["pid"], started=p["started"],
+            command=p["command"], check_mode=module.check_mode, break_fingerprint=p["break_fingerprint"],
         )
     except LockError as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder, acquired=False)
+        module.fail_json(msg=str(exc), holder=exc.holder, acquired=False, fingerprint=exc.fingerprint,
+                         unreadable=exc.unreadable)
     except OSError as exc:
         module.fail_json(msg="cannot manage lock file %s: %s" % (p["path"], exc.strerror or exc), holder=None,
                          acquired=False)
+    result.setdefault("broken", False)
+    result.setdefault("broken_holder", None)
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(**result)

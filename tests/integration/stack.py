@@ -183,3 +183,26 @@ class Stack:
     def destroy(self) -> None:
         if (self.app_dir / "docker-compose.prod.yml").exists():
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+
+    def start_playbook(self, name: str, *args: str, **extra_vars) -> subprocess.Popen:
+        """The same run as playbook(), started in its own process group and not waited for.
+
+        Its output (stdout and stderr) is a text pipe, unbuffered, so that a test can act on a
+        line as soon as it is printed, e.g. kill the whole run with os.killpg(proc.pid, SIGKILL).
+        """
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+            RUNBOOK_TIMELINE_DIR=str(self.timelines),
+            PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+        )
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            start_new_session=True,
+        )  # fmt: skip

@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of runbook.rollback.lock.
+
+The run that holds the lock is the ansible-playbook process on the controller, so its host, pid
+and start time are read here, and a holder's liveness is judged here too: on the target the
+module only sees its own short-lived process. The module on the target reads, takes and removes
+the file; a lock is broken only when asked, only when its holder is not alive, and only if the
+file still has the exact content that was judged.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.runbook.rollback.plugins.module_utils.lock import (
+    PRESENT,
+    broken_warning,
+    forked_survivors,
+    held_message,
+    judge_holder,
+    may_break,
+    run_identity,
+)
+
+MODULE = "runbook.rollback.lock"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # the module needs no remote files of ours
+        try:
+            result.update(self._take_or_release(task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _take_or_release(self, task_vars):
+        args = dict(self._task.args)
+        try:
+            break_lock = boolean(args.get("break_lock", False), strict=True)
+        except TypeError as exc:
+            return {"failed": True, "msg": "break_lock: %s" % exc}
+        me = run_identity()
+        for key in ("host", "pid", "started", "command"):
+            args.setdefault(key, me[key])
+
+        first = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        if args.get("state", PRESENT) != PRESENT or not first.get("failed") or not first.get("fingerprint"):
+            return first
+
+        # Another run's lock, or an unreadable one: say what this controller can tell about it.
+        holder = None if first.get("unreadable") else first.get("holder")
+        liveness = judge_holder(holder, me["host"], survivors=lambda h: forked_survivors(h, me["pid"]))
+        first["liveness"] = liveness[0]
+        if holder is not None:
+            first["msg"] = held_message(args["path"], holder, liveness, break_lock)
+            # The module's captured error would be shown instead of the message said here.
+            first.pop("exception", None)
+        if not break_lock or not may_break(liveness[0]):
+            return first
+
+        second = self._execute_module(
+            module_name=MODULE, module_args=dict(args, break_fingerprint=first["fingerprint"]), task_vars=task_vars
+        )
+        second["liveness"] = liveness[0]
+        if second.get("broken"):
+            second.setdefault("warnings", []).append(broken_warning(args["path"], holder, liveness))
+        return second
