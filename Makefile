@@ -39,6 +39,8 @@ molecule: setup
 	molecule test --scenario-name default
 	molecule reset --scenario-name procedure_b
 	molecule test --scenario-name procedure_b
+	molecule reset --scenario-name procedure_c
+	molecule test --scenario-name procedure_c
 	molecule reset --scenario-name procedure_d
 	molecule test --scenario-name procedure_d
 

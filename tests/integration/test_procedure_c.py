@@ -51,6 +51,11 @@ def unchanged_but(before: dict, after: dict, service: str) -> None:
 
 
 def test_broken_billing_release(stack):
+    # Test scale: the gateway's error rate covers 10 s, so verification after the restart waits 10 s, not 60.
+    stack.write_group_vars(
+        rollback_compose_env={"GATEWAY_PORT": str(stack.port), "METRICS_WINDOW_SECONDS": "10"},
+        rollback_metrics_window=10,
+    )
     assert stack.playbook("deploy", version="v1.2.3").rc == 0
     run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20)
     assert run.rc != 0
