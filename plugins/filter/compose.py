@@ -1,13 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over `docker compose ps` output; documented in compose_ps.yml and compose_problems.yml."""
+"""Filters over `docker compose ps` output; documented in compose_ps.yml, compose_problems.yml, stack_state.yml
+and stack_state_line.yml."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.runbook.rollback.plugins.module_utils.compose import parse_ps, problems
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    parse_ps,
+    problems,
+    stack_state,
+    stack_state_line,
+)
 
 
 def compose_ps(stdout):
@@ -24,9 +30,24 @@ def compose_problems(ps_list, expected_services):
         raise AnsibleFilterError("compose_problems: %s" % exc) from None
 
 
+def stack_state_filter(ps_list, expected_services=None):
+    try:
+        return stack_state(ps_list, expected_services)
+    except ValueError as exc:
+        raise AnsibleFilterError("stack_state: %s" % exc) from None
+
+
+def stack_state_line_filter(services):
+    if not isinstance(services, dict):
+        raise AnsibleFilterError("stack_state_line: expects the dictionary that stack_state returns")
+    return stack_state_line(services)
+
+
 class FilterModule:
     def filters(self):
         return {
             "compose_ps": compose_ps,
             "compose_problems": compose_problems,
+            "stack_state": stack_state_filter,
+            "stack_state_line": stack_state_line_filter,
         }

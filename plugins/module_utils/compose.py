@@ -149,3 +149,80 @@ def problems(ps_list, expected_services):
             if problem and problem not in found:
                 found.append(problem)
     return found
+
+
+def image_tag(image):
+    """The tag of an image reference (``registry:5000/app/api:v1.2.3`` -> ``v1.2.3``).
+
+    An image pinned by digest gives its digest; an untagged name is Docker's ``latest``; no image gives "".
+    """
+    if not image:
+        return ""
+    if "@" in image:
+        return image.split("@", 1)[1]
+    last = image.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else "latest"
+
+
+def container_state(container):
+    """One word for a container: its health when running with a healthcheck, else its state."""
+    state = container.get("state") or "unknown"
+    health = container.get("health") or ""
+    return health if state == "running" and health else state
+
+
+def stack_state(ps_list, expected_services=None):
+    """Service -> {"version", "state"} for every container of the project, plus every expected service.
+
+    ``version`` is the tag of the container's image (the release it runs); ``state`` is one of healthy,
+    unhealthy, starting, running (no healthcheck), restarting, exited (with ``exit_code``), created,
+    paused..., or ``missing`` for an expected service without a container. Replicas that disagree are
+    joined with commas.
+    """
+    containers = parse_ps(ps_list) if isinstance(ps_list, str) else [
+        c if "service" in c else _normalise(c) for c in (ps_list or [])
+    ]
+    grouped = {}
+    for c in containers:
+        grouped.setdefault(c.get("service") or c.get("name") or "unknown", []).append(c)
+    result = {}
+    for svc in sorted(grouped):
+        versions, states, codes = [], [], []
+        for c in grouped[svc]:
+            for value, seen in ((image_tag(c.get("image")), versions), (container_state(c), states)):
+                if value not in seen:
+                    seen.append(value)
+            if c.get("state") == "exited" and c.get("exit_code") is not None and c["exit_code"] not in codes:
+                codes.append(c["exit_code"])
+        entry = {"version": ", ".join(versions), "state": ", ".join(states)}
+        if codes:
+            entry["exit_code"] = codes[0] if len(codes) == 1 else codes
+        result[svc] = entry
+    if isinstance(expected_services, dict):
+        expected = list(expected_services)
+    elif isinstance(expected_services, str):
+        expected = [expected_services]
+    else:
+        expected = list(expected_services or [])
+    for svc in expected:
+        result.setdefault(svc, {"version": "", "state": "missing"})
+    return dict(sorted(result.items()))
+
+
+def stack_state_line(services):
+    """One line from stack_state(): ``api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)``."""
+    if not services:
+        return "no containers"
+    parts = []
+    for svc in sorted(services):
+        info = services[svc] or {}
+        words = [svc]
+        if info.get("version"):
+            words.append(info["version"])
+        state = info.get("state") or "unknown"
+        if "exit_code" in info:
+            codes = info["exit_code"] if isinstance(info["exit_code"], list) else [info["exit_code"]]
+            state += " (code %s)" % ", ".join(str(code) for code in codes)
+        words.append(state)
+        parts.append(" ".join(words))
+    return ", ".join(parts)

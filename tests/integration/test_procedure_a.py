@@ -158,6 +158,7 @@ def test_full_stop_mode_stops_everything_first(stack):
 
 def test_timeline_records_each_step(stack):
     latest = json.loads((Path(stack.timelines) / "latest.json").read_text())
-    names = [s["name"] for s in latest["steps"]]
-    assert names[:5] == ["preflight", "stop", "checkout", "staged_restart", "verify"]
-    assert all(s["status"] == "ok" for s in latest["steps"][:5])
+    # The runbook's steps, in order; the procedure's own bookkeeping (attempts, history) may come in between.
+    steps = [s for s in latest["steps"] if s["name"] in ("preflight", "stop", "checkout", "staged_restart", "verify")]
+    assert [s["name"] for s in steps] == ["preflight", "stop", "checkout", "staged_restart", "verify"]
+    assert all(s["status"] == "ok" for s in steps)

@@ -10,8 +10,11 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     built_images,
     compose_services,
     container_problem,
+    image_tag,
     parse_ps,
     problems,
+    stack_state,
+    stack_state_line,
 )
 
 API = {"Service": "api", "Name": "app-api-1", "State": "running", "Health": "healthy", "ExitCode": 0,
@@ -155,3 +158,80 @@ def test_compose_services():
 def test_compose_services_errors(text, error):
     with pytest.raises(ValueError, match=error):
         compose_services(text)
+
+
+def ps(service, image, state="running", health="healthy", exit_code=0):
+    return {"Service": service, "Name": "app-%s-1" % service, "Image": image, "State": state, "Health": health,
+            "ExitCode": exit_code, "Status": ""}
+
+
+@pytest.mark.parametrize(
+    "image, tag",
+    [
+        ("mysaas/chat-service:v1.2.4", "v1.2.4"),
+        ("registry.local:5000/mysaas/chat-service:v1.2.4", "v1.2.4"),
+        ("registry.local:5000/mysaas/chat-service", "latest"),
+        ("postgres", "latest"),
+        ("mysaas/api@sha256:abc123", "sha256:abc123"),
+        ("", ""),
+        (None, ""),
+    ],
+    ids=["tag", "registry with port", "registry without tag", "bare name", "digest", "empty", "none"],
+)
+def test_image_tag(image, tag):
+    assert image_tag(image) == tag
+
+
+STACK_CASES = {
+    "healthy, plain running, restarting, exited": (
+        [ps("chat-service", "mysaas/chat-service:v1.2.4"),
+         ps("redis", "mysaas/redis:7", health=""),
+         ps("billing-service", "mysaas/billing-service:v1.2.5", state="restarting", health=""),
+         ps("email-worker", "mysaas/email-worker:v1.2.4", state="exited", health="", exit_code=1)],
+        None,
+        {"billing-service": {"version": "v1.2.5", "state": "restarting"},
+         "chat-service": {"version": "v1.2.4", "state": "healthy"},
+         "email-worker": {"version": "v1.2.4", "state": "exited", "exit_code": 1},
+         "redis": {"version": "7", "state": "running"}},
+        "billing-service v1.2.5 restarting, chat-service v1.2.4 healthy, email-worker v1.2.4 exited (code 1), "
+        "redis 7 running",
+    ),
+    "unhealthy and starting": (
+        [ps("auth-service", "a:v1.2.3", health="unhealthy"), ps("chat-service", "c:v1.2.3", health="starting")],
+        None,
+        {"auth-service": {"version": "v1.2.3", "state": "unhealthy"},
+         "chat-service": {"version": "v1.2.3", "state": "starting"}},
+        "auth-service v1.2.3 unhealthy, chat-service v1.2.3 starting",
+    ),
+    "expected service without a container": (
+        [ps("chat-service", "c:v1.2.3")],
+        {"chat-service": {}, "frontend": {}},
+        {"chat-service": {"version": "v1.2.3", "state": "healthy"}, "frontend": {"version": "", "state": "missing"}},
+        "chat-service v1.2.3 healthy, frontend missing",
+    ),
+    "replicas that disagree": (
+        [ps("chat-service", "c:v1.2.3"), ps("chat-service", "c:v1.2.4", state="exited", health="", exit_code=2)],
+        ["chat-service"],
+        {"chat-service": {"version": "v1.2.3, v1.2.4", "state": "healthy, exited", "exit_code": 2}},
+        "chat-service v1.2.3, v1.2.4 healthy, exited (code 2)",
+    ),
+    "no containers": ([], None, {}, "no containers"),
+}
+
+
+@pytest.mark.parametrize("containers, expected_services, services, line", STACK_CASES.values(), ids=STACK_CASES)
+def test_stack_state(containers, expected_services, services, line):
+    as_text = "\n".join(json.dumps(c) for c in containers)
+    assert stack_state(as_text, expected_services) == services
+    assert stack_state(parse_ps(containers), expected_services) == services
+    assert stack_state_line(services) == line
+
+
+def test_stack_state_filters():
+    filters = FilterModule().filters()
+    services = filters["stack_state"](json.dumps(ps("chat-service", "c:v1.2.3")))
+    assert filters["stack_state_line"](services) == "chat-service v1.2.3 healthy"
+    with pytest.raises(AnsibleFilterError, match="stack_state"):
+        filters["stack_state"]("not json")
+    with pytest.raises(AnsibleFilterError, match="stack_state_line"):
+        filters["stack_state_line"]([])
