@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
-from ansible_collections.runbook.rollback.plugins.module_utils.compose import container_problem
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import container_problem, stack_state
 
 PINS_KEY = "x-runbook-pins"
 # The older release's image is used as it is: it was built for that release, or is rebuilt from
@@ -40,29 +40,10 @@ class PinError(ValueError):
     """One-line reason a pin cannot be written or read."""
 
 
-def image_version(image):
-    """The tag of an image reference (``registry:5000/app/api:v1.2.3`` -> ``v1.2.3``), or None."""
-    if not image or "@" in image:
-        return None
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return None
-    return last.rsplit(":", 1)[1] or None
-
-
 def service_versions(containers, pins=None):
-    """Service -> {version, state, pinned} for the project's containers (parsed compose ps rows)."""
+    """stack_state() of the project's containers, each service marked ``pinned`` when a pin holds it."""
     pins = pins or {}
-    result = {}
-    for c in sorted(containers or [], key=lambda c: (c.get("service") or "", c.get("name") or "")):
-        svc = c.get("service")
-        if not svc or svc in result:
-            continue
-        state = c.get("state") or "unknown"
-        if state == "running" and c.get("health"):
-            state = c["health"]
-        result[svc] = {"version": image_version(c.get("image")), "state": state, "pinned": svc in pins}
-    return result
+    return {svc: dict(info, pinned=svc in pins) for svc, info in stack_state(containers or []).items()}
 
 
 def versions_line(versions):

@@ -12,7 +12,6 @@ from ansible_collections.runbook.rollback.plugins.module_utils.partial import (
     apply,
     choose_service,
     failing_services,
-    image_version,
     parse,
     render,
     service_definition,
@@ -40,21 +39,6 @@ def healthy_stack(**replace):
 def probes(**failing):
     return {"endpoints": [{"name": ep["name"], "ok": ep["name"] not in failing, "error": failing.get(ep["name"])}
                           for ep in ENDPOINTS]}  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("image", "version"),
-    [
-        ("mysaas/billing-service:v1.2.3", "v1.2.3"),
-        ("registry.local:5000/team/api:v2.0.0-rc.1", "v2.0.0-rc.1"),
-        ("registry.local:5000/team/api", None),
-        ("api@sha256:abcd", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_image_version_is_the_tag(image, version):
-    assert image_version(image) == version
 
 
 @pytest.mark.parametrize(
@@ -192,6 +176,7 @@ def test_service_versions_and_the_line_that_reports_them():
     assert versions_line(versions) == (
         "v1.2.5: api-gateway, chat-service, postgres, worker [exited]; v1.2.3: billing-service (pinned)"
     )
+    assert versions_line(service_versions([box("api", image="mysaas/api")])) == "latest: api"
 
 
 def test_versions_line_orders_releases_numerically():
