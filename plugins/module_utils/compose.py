@@ -126,17 +126,25 @@ def container_problem(svc, container):
     return "%s: %s" % (svc, state or "state unknown")
 
 
-def problems(ps_list, expected_services):
-    """Problems for the expected services; an empty list means all are up (and healthy where checked)."""
-    if isinstance(expected_services, dict):
-        expected = list(expected_services)
-    elif isinstance(expected_services, str):
-        expected = [expected_services]
-    else:
-        expected = list(expected_services or [])
-    containers = parse_ps(ps_list) if isinstance(ps_list, str) else [
+def _service_names(services):
+    """A list of service names from a list, a single name, or a mapping keyed by name."""
+    if isinstance(services, dict):
+        return list(services)
+    if isinstance(services, str):
+        return [services]
+    return list(services or [])
+
+
+def _containers(ps_list):
+    return parse_ps(ps_list) if isinstance(ps_list, str) else [
         c if "service" in c else _normalise(c) for c in (ps_list or [])
     ]
+
+
+def problems(ps_list, expected_services):
+    """Problems for the expected services; an empty list means all are up (and healthy where checked)."""
+    expected = _service_names(expected_services)
+    containers = _containers(ps_list)
     found = []
     for svc in expected:
         mine = [c for c in containers if c.get("service") == svc]
@@ -179,9 +187,7 @@ def stack_state(ps_list, expected_services=None):
     paused..., or ``missing`` for an expected service without a container. Replicas that disagree are
     joined with commas.
     """
-    containers = parse_ps(ps_list) if isinstance(ps_list, str) else [
-        c if "service" in c else _normalise(c) for c in (ps_list or [])
-    ]
+    containers = _containers(ps_list)
     grouped = {}
     for c in containers:
         grouped.setdefault(c.get("service") or c.get("name") or "unknown", []).append(c)
@@ -198,12 +204,7 @@ def stack_state(ps_list, expected_services=None):
         if codes:
             entry["exit_code"] = codes[0] if len(codes) == 1 else codes
         result[svc] = entry
-    if isinstance(expected_services, dict):
-        expected = list(expected_services)
-    elif isinstance(expected_services, str):
-        expected = [expected_services]
-    else:
-        expected = list(expected_services or [])
+    expected = _service_names(expected_services)
     for svc in expected:
         result.setdefault(svc, {"version": "", "state": "missing"})
     return dict(sorted(result.items()))

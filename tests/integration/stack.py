@@ -85,7 +85,7 @@ class Stack:
         path = self.inventory / "group_vars" / "rollback_targets.yml"
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **values}))
 
-    def playbook(self, name: str, *args: str, timeout: int = 900, **extra_vars) -> Run:
+    def _playbook_command(self, name: str, args: tuple, extra_vars: dict) -> tuple[list[str], dict]:
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
@@ -97,6 +97,10 @@ class Stack:
             RUNBOOK_TIMELINE_DIR=str(self.timelines),
             PATH=f"{BIN}:{os.environ.get('PATH', '')}",
         )
+        return cmd, env
+
+    def playbook(self, name: str, *args: str, timeout: int = 900, **extra_vars) -> Run:
+        cmd, env = self._playbook_command(name, args, extra_vars)
         proc = subprocess.run(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
         )
@@ -190,18 +194,8 @@ class Stack:
         Its output (stdout and stderr) is a text pipe, unbuffered, so that a test can act on a
         line as soon as it is printed, e.g. kill the whole run with os.killpg(proc.pid, SIGKILL).
         """
-        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
-        if extra_vars:
-            cmd += ["-e", json.dumps(extra_vars)]
-        env = dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
-            RUNBOOK_TIMELINE_DIR=str(self.timelines),
-            PATH=f"{BIN}:{os.environ.get('PATH', '')}",
-            PYTHONUNBUFFERED="1",
-        )
+        cmd, env = self._playbook_command(name, args, extra_vars)
+        env["PYTHONUNBUFFERED"] = "1"
         return subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
             start_new_session=True,
