@@ -1,0 +1,369 @@
+"""The notify role against a local HTTP receiver standing in for Slack, Statuspage, PagerDuty and a webhook.
+
+No Docker: playbooks/notify.yml runs on the local host through the same inventory and environment as the
+stack tests, with every channel's URL pointing at a receiver in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from stack import Stack, free_port
+
+# Unique values, so that finding one anywhere in the output can only mean a leak.
+SLACK_TOKEN = "slacktok" + uuid.uuid4().hex
+STATUSPAGE_KEY = "spkey" + uuid.uuid4().hex
+ROUTING_KEY = "pdroute" + uuid.uuid4().hex
+WEBHOOK_TOKEN = "hooktok" + uuid.uuid4().hex
+SECRETS = (SLACK_TOKEN, STATUSPAGE_KEY, ROUTING_KEY, WEBHOOK_TOKEN)
+
+LEVELS = [
+    {"level": 1, "name": "on-call engineer", "contacts": ["@oncall"], "channels": ["slack"]},
+    {"level": 2, "name": "DevOps lead", "contacts": ["@devops-lead"], "channels": ["slack", "pagerduty", "webhook"]},
+    {"level": 3, "name": "engineering manager", "contacts": ["@engineering-manager", "em@example.com"],
+     "channels": ["slack", "statuspage", "pagerduty", "webhook"]},
+    {"level": 4, "name": "CTO", "contacts": ["cto@example.com"], "channels": ["slack", "pagerduty", "webhook"]},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def docker_engine():
+    """Overrides the integration suite's Docker check: these tests need no engine."""
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request; `mode` is ok, error (500) or hang."""
+
+    def __init__(self, mode: str = "ok"):
+        self.mode = mode
+        self.requests: list[dict] = []
+        self.release = threading.Event()
+        self._incidents = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                receiver.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "json": body}
+                )
+                if receiver.mode == "hang":
+                    receiver.release.wait(30)
+                    return
+                if receiver.mode == "error":
+                    return self._answer(500, {"error": "boom"})
+                if "/incidents" in self.path:
+                    if self.command == "POST":
+                        receiver._incidents += 1
+                        return self._answer(201, {"id": "spinc%d" % receiver._incidents})
+                    return self._answer(200, {"id": self.path.rsplit("/", 1)[-1]})
+                if self.path.endswith("/enqueue"):
+                    return self._answer(202, {"status": "success", "dedup_key": (body or {}).get("dedup_key")})
+                if self.path.startswith("/services/"):
+                    return self._answer(200, "ok")
+                return self._answer(200, {})
+
+            def _answer(self, status, payload):
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_PATCH = do_PUT = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def channel_vars(self) -> dict:
+        return channel_vars(self.base)
+
+    def take(self) -> list[dict]:
+        taken, self.requests = self.requests, []
+        return taken
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def channel_vars(base: str) -> dict:
+    return {
+        "rollback_notify_slack": {
+            "webhook_url": f"{base}/services/T0/B0/{SLACK_TOKEN}", "channel": "#production-alerts",
+        },
+        "rollback_notify_statuspage": {
+            "api_url": f"{base}/sp/v1", "page_id": "page1", "api_key": STATUSPAGE_KEY,
+            "components": {"cmpapi": "API", "cmpweb": "Web app"},
+        },
+        "rollback_notify_pagerduty": {"events_url": f"{base}/v2/enqueue", "routing_key": ROUTING_KEY},
+        "rollback_notify_webhook": {"url": f"{base}/hook", "headers": {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}},
+        "rollback_escalation_levels": LEVELS,
+    }  # fmt: skip
+
+
+def by_channel(requests: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {"slack": [], "statuspage": [], "pagerduty": [], "webhook": []}
+    for req in requests:
+        path = req["path"]
+        key = (
+            "slack" if path.startswith("/services/")
+            else "statuspage" if path.startswith("/sp/")
+            else "pagerduty" if path.endswith("/enqueue")
+            else "webhook"
+        )  # fmt: skip
+        out[key].append(req)
+    return out
+
+
+def make_stack(name: str, **group_vars) -> Stack:
+    st = Stack(Path(tempfile.mkdtemp(prefix="rbnotify-")), name, echo=True)
+    st.write_group_vars(rollback_project_name="shop", **group_vars)
+    return st
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    rec = Receiver()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture(scope="module")
+def lifecycle(receiver):
+    """One incident from start to finish; each event's run and what each channel received."""
+    st = make_stack("rbnotify", **receiver.channel_vars())
+    events = [
+        ("started", dict(procedure="A", version="v1.2.3", message="checkout returns 502"), {"from": "v1.2.4"}),
+        ("failed", dict(procedure="A", version="v1.2.3", message="verification failed: smoke: login 502",
+                        state_line="auth-service v1.2.3 running; chat-service v1.2.4 exited (1)"), {"from": "v1.2.4"}),
+        ("escalation", dict(level=3, message="down for 70 minutes"), {}),
+        ("shutdown", dict(message="customer data exposed through the export endpoint"), {}),
+        ("completed", dict(version="v1.2.3", verification="passed", duration=312), {}),
+    ]  # fmt: skip
+    runs = {}
+    try:
+        for event, extra, more in events:
+            run = st.playbook("notify", "-v", event=event, incident="INC-1", **extra, **more)
+            runs[event] = (run, by_channel(receiver.take()))
+        yield st, runs
+    finally:
+        shutil.rmtree(st.root, ignore_errors=True)
+
+
+def test_every_run_succeeds_and_reports_each_channel(lifecycle):
+    _, runs = lifecycle
+    for event, (run, _) in runs.items():
+        assert run.rc == 0, event
+    assert "slack: sent" in runs["started"][0].output
+    assert "statuspage: sent" in runs["started"][0].output
+    assert "webhook: sent" in runs["started"][0].output
+    assert "pagerduty: sent" in runs["failed"][0].output
+
+
+def test_started(lifecycle):
+    _, runs = lifecycle
+    got = runs["started"][1]
+    (slack,) = got["slack"]
+    text = slack["json"]["text"]
+    assert "ROLLBACK IN PROGRESS on shop: Procedure A, v1.2.4 → v1.2.3 (checkout returns 502)" in text
+    assert "UTC (~10 min)" in text and "ETA: " in text and "Led by: " in text
+    assert slack["json"]["channel"] == "#production-alerts"
+    assert slack["path"] == f"/services/T0/B0/{SLACK_TOKEN}"
+    fields = [f["text"] for b in slack["json"]["blocks"] if "fields" in b for f in b["fields"]]
+    assert "*Incident*\nINC-1" in fields and "*Lead*" in " ".join(fields)
+
+    (sp,) = got["statuspage"]
+    assert (sp["method"], sp["path"]) == ("POST", "/sp/v1/pages/page1/incidents")
+    assert sp["headers"]["Authorization"] == f"OAuth {STATUSPAGE_KEY}"
+    incident = sp["json"]["incident"]
+    assert incident["status"] == "identified"
+    assert incident["components"] == {"cmpapi": "partial_outage", "cmpweb": "partial_outage"}
+    assert "INC-1" in incident["name"]
+    assert "v1.2" not in incident["body"]  # the public page names no release
+
+    assert got["pagerduty"] == []  # nobody is paged for a start
+
+    (hook,) = got["webhook"]
+    assert hook["headers"]["Authorization"] == f"Bearer {WEBHOOK_TOKEN}"
+    body = hook["json"]
+    assert (body["source"], body["event"], body["incident"], body["procedure"]) == (
+        "runbook.rollback", "started", "INC-1", "A")  # fmt: skip
+    assert (body["from_version"], body["to_version"]) == ("v1.2.4", "v1.2.3")
+    assert body["eta"].endswith("UTC (~10 min)")
+
+
+def test_failed_escalates_to_level_2(lifecycle):
+    _, runs = lifecycle
+    run, got = runs["failed"]
+    failed, escalation = got["slack"]
+    assert failed["json"]["text"].startswith(
+        "❌ ROLLBACK FAILED on shop: Procedure A, v1.2.4 → v1.2.3: verification failed"
+    )
+    assert "chat-service v1.2.4 exited (1)" in json.dumps(failed["json"]["blocks"], ensure_ascii=False)
+    assert "ESCALATION on shop to level 2 (DevOps lead): the rollback failed" in escalation["json"]["text"]
+    assert "@devops-lead" in json.dumps(escalation["json"]["blocks"])
+
+    # Level 2's channels are slack, pagerduty and webhook: the status page gets the failure only.
+    (sp,) = got["statuspage"]
+    assert sp["method"] == "PATCH" and sp["path"] == "/sp/v1/pages/page1/incidents/spinc1"
+    assert sp["json"]["incident"]["status"] == "investigating"
+    assert set(sp["json"]["incident"]["components"].values()) == {"major_outage"}
+
+    trigger, escalated = got["pagerduty"]
+    for event in (trigger, escalated):
+        assert event["json"]["routing_key"] == ROUTING_KEY
+        assert event["json"]["event_action"] == "trigger"
+        assert event["json"]["dedup_key"] == "runbook-rollback-INC-1"
+    assert trigger["json"]["payload"]["severity"] == "error"
+    assert trigger["json"]["payload"]["custom_details"]["stack_state"].startswith("auth-service v1.2.3")
+    assert escalated["json"]["payload"]["custom_details"]["contacts"] == ["@devops-lead"]
+    assert escalated["json"]["payload"]["custom_details"]["escalation_level"] == 2
+
+    assert [h["json"]["event"] for h in got["webhook"]] == ["failed", "escalation"]
+    assert got["webhook"][1]["json"]["escalation"]["level"] == 2
+    assert "slack: sent [escalation]" in run.output
+
+
+def test_escalation_to_level_3(lifecycle):
+    _, runs = lifecycle
+    _, got = runs["escalation"]
+    (slack,) = got["slack"]
+    assert "ESCALATION on shop to level 3 (engineering manager): down for 70 minutes" in slack["json"]["text"]
+    blocks = json.dumps(slack["json"]["blocks"])
+    assert "@engineering-manager" in blocks and "em@example.com" in blocks
+    (sp,) = got["statuspage"]
+    assert sp["path"].endswith("/incidents/spinc1")
+    assert "engineering" not in json.dumps(sp["json"])  # no internal contact on the public page
+    (pd,) = got["pagerduty"]
+    assert pd["json"]["payload"]["severity"] == "critical"
+    assert pd["json"]["dedup_key"] == "runbook-rollback-INC-1"
+    (hook,) = got["webhook"]
+    assert hook["json"]["escalation"]["contacts"] == ["@engineering-manager", "em@example.com"]
+
+
+def test_shutdown(lifecycle):
+    _, runs = lifecycle
+    _, got = runs["shutdown"]
+    (slack,) = got["slack"]
+    assert slack["json"]["text"] == "🚨 EMERGENCY SHUTDOWN on shop: customer data exposed through the export endpoint"
+    (sp,) = got["statuspage"]
+    assert sp["json"]["incident"]["body"] == "shop is offline for emergency maintenance."
+    assert set(sp["json"]["incident"]["components"].values()) == {"major_outage"}
+    (pd,) = got["pagerduty"]
+    assert pd["json"]["payload"]["severity"] == "critical"
+    assert pd["json"]["dedup_key"] == "runbook-rollback-INC-1"
+    assert got["webhook"][0]["json"]["event"] == "shutdown"
+
+
+def test_completed_resolves_the_same_incident(lifecycle):
+    st, runs = lifecycle
+    _, got = runs["completed"]
+    (slack,) = got["slack"]
+    assert "ROLLBACK COMPLETE on shop. Services restored. Current version: v1.2.3" in slack["json"]["text"]
+    assert "Verification: passed" in slack["json"]["text"] and "Took 5m12s" in slack["json"]["text"]
+    (sp,) = got["statuspage"]
+    assert (sp["method"], sp["path"]) == ("PATCH", "/sp/v1/pages/page1/incidents/spinc1")
+    assert sp["json"]["incident"]["status"] == "resolved"
+    assert set(sp["json"]["incident"]["components"].values()) == {"operational"}
+    (pd,) = got["pagerduty"]
+    assert pd["json"] == {"event_action": "resolve", "dedup_key": "runbook-rollback-INC-1", "routing_key": ROUTING_KEY}
+    assert got["webhook"][0]["json"]["duration_seconds"] == 312
+    kept = json.loads((st.state_dir / "incidents" / "INC-1" / "statuspage.json").read_text())
+    assert kept["incident_id"] == "spinc1" and kept["status"] == "resolved"
+
+
+def test_no_secret_in_output_or_state(lifecycle):
+    st, runs = lifecycle
+    texts = [run.output for run, _ in runs.values()]
+    texts += [p.read_text() for p in st.root.rglob("*.json")]
+    assert len(texts) > len(runs)  # statuspage.json and the timelines were read
+    for secret in SECRETS:
+        for text in texts:
+            assert secret not in text
+
+
+def _failing_run(mode: str, name: str, **vars_):
+    rec = Receiver(mode)
+    st = make_stack(name, **rec.channel_vars())
+    try:
+        run = st.playbook("notify", "-v", event="failed", incident="INC-2", message="smoke failed", **vars_)
+        return run, by_channel(rec.take()), st
+    finally:
+        rec.close()
+        shutil.rmtree(st.root, ignore_errors=True)
+
+
+def test_receiver_answering_500_does_not_fail_the_run():
+    run, got, _ = _failing_run("error", "rbnotify500")
+    assert run.rc == 0
+    for channel in ("slack", "statuspage", "pagerduty", "webhook"):
+        assert f"{channel}: failed (HTTP 500)" in run.output
+        assert got[channel], channel  # each was tried
+    for secret in SECRETS:
+        assert secret not in run.output
+
+
+def test_receiver_that_never_answers_does_not_fail_the_run():
+    run, _, _ = _failing_run("hang", "rbnotifyhang", notify_timeout=2)
+    assert run.rc == 0
+    for channel in ("slack", "statuspage", "pagerduty", "webhook"):
+        assert f"{channel}: failed (timed out)" in run.output
+    for secret in SECRETS:
+        assert secret not in run.output
+
+
+def test_nothing_listening_does_not_fail_the_run():
+    st = make_stack("rbnotifyrefused", **channel_vars("http://127.0.0.1:%d" % free_port()))
+    try:
+        run = st.playbook("notify", "-vvv", event="shutdown", incident="INC-3", message="breach")
+    finally:
+        shutil.rmtree(st.root, ignore_errors=True)
+    assert run.rc == 0
+    assert "slack: failed (connection refused)" in run.output
+    for secret in SECRETS:
+        assert secret not in run.output
+
+
+def test_bad_input_is_reported_not_fatal(receiver):
+    st = make_stack("rbnotifybad", **receiver.channel_vars())
+    try:
+        run = st.playbook("notify", event="failed", incident="INC-5", downtime=-5)
+    finally:
+        shutil.rmtree(st.root, ignore_errors=True)
+        receiver.take()
+    assert run.rc == 0
+    assert "notify: failed (task failed: Work out the escalation level from what happened)" in run.output
+
+
+def test_no_channel_configured():
+    st = make_stack("rbnotifynone")
+    try:
+        run = st.playbook("notify", event="started", incident="INC-4")
+    finally:
+        shutil.rmtree(st.root, ignore_errors=True)
+    assert run.rc == 0
+    assert "notifications: no channel configured for started" in run.output
