@@ -199,5 +199,8 @@ def test_static_figures_choose_procedure_c_for_one_failing_service(broken):
     assert (decision["priority"], decision["decision"]) == ("high", "rollback")
     assert (decision["procedure"], decision["service"]) == ("C", "billing-service")
     assert [t["id"] for t in decision["triggers"]] == ["non_critical_service_down"]
-    assert "Procedure C, which auto.yml cannot run yet; nothing was changed" in one_line_error(run.output)
+    # auto.yml carries out C for the service the figures name; this stack's history has no good release
+    # for it, so C refuses before touching anything.
+    assert "no last known good version" in one_line_error(run.output)
+    assert "Procedure C failed before anything was changed" in run.output
     assert broken.containers() == before

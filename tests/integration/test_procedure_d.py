@@ -9,6 +9,8 @@ import hashlib
 import json
 import subprocess
 
+from receiver import SECRETS, Receiver, by_channel
+
 ALL = {"postgres", "redis", "auth-service", "chat-service", "billing-service", "analytics-service",
        "email-worker", "api-gateway", "frontend"}  # fmt: skip
 
@@ -30,9 +32,25 @@ def evidence(stack, incident: str):
 def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     assert stack.playbook("deploy", version="v1.2.3").rc == 0
     assert running(stack) == ALL
-    run = stack.playbook("procedure_d", incident="inc-d1")
+    receiver = Receiver()
+    try:
+        stack.write_group_vars(**receiver.channel_vars())
+        run = stack.playbook("procedure_d", incident="inc-d1")
+        sent = by_channel(receiver.take())
+    finally:
+        receiver.close()
+        stack.write_group_vars(**{k: type(v)() for k, v in receiver.channel_vars().items()})
     assert run.rc == 0, run.output
     assert running(stack) == set()
+
+    # The team is told on every channel and, data being at risk, escalated to level 2; no secret is shown.
+    shutdown, escalation = (m["json"]["text"] for m in sent["slack"])
+    assert shutdown.startswith(f"🚨 EMERGENCY SHUTDOWN on {stack.project}") and "evidence in" in shutdown
+    assert f"ESCALATION on {stack.project} to level 2" in escalation
+    pagerduty = sent["pagerduty"][0]["json"]
+    assert (pagerduty["event_action"], pagerduty["dedup_key"]) == ("trigger", "runbook-rollback-inc-d1")
+    assert sent["webhook"][0]["json"]["event"] == "shutdown"
+    assert all(secret not in run.output for secret in SECRETS)
     dest, manifest = evidence(stack, "inc-d1")
     assert {c["service"] for c in manifest["containers"]} == ALL
     assert all(c["status"] == "running" for c in manifest["containers"])
