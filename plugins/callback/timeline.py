@@ -147,7 +147,7 @@ class CallbackModule(CallbackBase):
 
     # -- recording -----------------------------------------------------------------------------
 
-    def _step_for(self, task):
+    def _step_for(self, task, extend=True):
         name = role_name(task)
         if not name:
             return None
@@ -155,11 +155,14 @@ class CallbackModule(CallbackBase):
         step = self.steps.get(name)
         if step is None:
             step = self.steps[name] = Step(name, now)
-        step.ended = max(step.ended, now)
+        if extend:
+            step.ended = max(step.ended, now)
         return step
 
     def _count(self, result, outcome):
-        step = self._step_for(result_task(result))
+        # A skipped task does no work: it must not stretch its step to where it was skipped (a
+        # procedure's later fallback attempt, skipped, would otherwise span the steps in between).
+        step = self._step_for(result_task(result), extend=outcome != "skipped")
         if step is not None:
             step.counts[outcome] += 1
 
@@ -184,7 +187,8 @@ class CallbackModule(CallbackBase):
             self.version = str(version)
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        step = self._step_for(task)
+        # The step ends with its last task's result, not with the start of a task that may be skipped.
+        step = self._step_for(task, extend=False)
         if step is not None:
             step.tasks.add(task._uuid)
 
