@@ -73,6 +73,20 @@ def test_unknown_service_is_refused_with_nothing_restarted(stack):
     assert not (stack.state_dir / "lock").exists()
 
 
+def test_malformed_service_name_or_incident_is_refused_before_the_lock(stack):
+    before = settled(stack)
+    for extra, message in (
+        ({"service": "billing-service;touch x"}, "is not a compose service name"),
+        ({"incident": "../../etc"}, "must be letters, digits, dot, dash or underscore"),
+    ):
+        run = stack.playbook("procedure_c", **extra)
+        assert run.rc != 0
+        assert message in run.output
+        assert "Take the deploy/rollback lock" not in run.output
+    assert settled(stack) == before
+    assert pins(stack) == {}
+
+
 def test_two_failing_services_are_refused_with_nothing_restarted(stack):
     email = stack.containers()["email-worker"][0]
     subprocess.run(["docker", "stop", "--time", "5", email], check=True, capture_output=True)
