@@ -16,32 +16,38 @@ description:
     tasks were skipped, and V(ok) otherwise. Tasks outside roles count towards the overall status only.
   - At the end of the playbook prints a compact C(RUNBOOK TIMELINE) table and, when O(dir) is set, writes the
     timeline as JSON to C(<dir>/<UTC timestamp>-<playbook>.json) and C(<dir>/latest.json).
-  - Besides names, times and statuses it records only the extra variable C(version); no other variable values,
-    so no secrets end up in the timeline.
+  - Besides names, times, statuses and hosts it records only the extra variable C(version); no other variable
+    values, so no secrets end up in the timeline.
+  - When the play published a C(runbook_report) record (the C(runbook.rollback.report) role does, with
+    C(set_stats)), prints each runbook step's time against the runbook's budget and writes the incident
+    report (C(report.json), C(report.md), C(report.html), C(postmortem.md), C(timeline.json)) on the controller.
 author:
   - runbook.rollback maintainers
 requirements:
-  - enable in configuration, for example C(callbacks_enabled = runbook.rollback.timeline)
-options:
-  dir:
-    description:
-      - Directory for the JSON timelines; created when missing. Relative paths are relative to the directory
-        C(ansible-playbook) runs in. Unset means the table is only printed.
-    type: str
-    ini:
-      - section: runbook_timeline
-        key: dir
-    env:
-      - name: RUNBOOK_TIMELINE_DIR
+  - the collection's playbooks load it by themselves (playbooks/callback_plugins); elsewhere enable it in
+    configuration, for example C(callbacks_enabled = runbook.rollback.timeline)
+extends_documentation_fragment:
+  - runbook.rollback.timeline
 """
 
 import datetime
 import json
 import os
+import socket
 import tempfile
 import time
 
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.runbook.rollback.plugins.module_utils import report as incident_report
+
+try:
+    from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
+except ImportError:  # pragma: no cover - the HTML renderer ships with the collection
+    render_html = None
+
+# What the report role publishes with set_stats.
+RECORD_KEY = "runbook_report"
 
 
 def _iso(ts):
@@ -107,6 +113,7 @@ class Step:
         self.started = now
         self.ended = now
         self.tasks = set()
+        self.hosts = []
         self.counts = {"ok": 0, "failed": 0, "skipped": 0, "rescued": 0, "ignored": 0, "unreachable": 0}
 
     @property
@@ -128,6 +135,8 @@ class Step:
             "duration": round(self.ended - self.started, 3),
             "status": self.status,
             "tasks": len(self.tasks),
+            "rescued": self.counts["rescued"],
+            "hosts": list(self.hosts),
         }
 
 
@@ -165,6 +174,9 @@ class CallbackModule(CallbackBase):
         step = self._step_for(result_task(result), extend=outcome != "skipped")
         if step is not None:
             step.counts[outcome] += 1
+            host = getattr(getattr(result, "_host", None), "name", None)
+            if host and host not in step.hosts:
+                step.hosts.append(host)
 
     def v2_playbook_on_start(self, playbook):
         name = getattr(playbook, "_file_name", "") or "playbook"
@@ -247,21 +259,73 @@ class CallbackModule(CallbackBase):
             lines.append("  %s %9.1fs  %s" % (name.ljust(width), float(duration), status))
         return "\n".join(lines)
 
+    @staticmethod
+    def _put(directory, name, text):
+        # Write-then-rename: a dashboard polling latest.json never reads half a file.
+        fd, tmp = tempfile.mkstemp(prefix=".timeline.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(directory, name))
+
     def _write(self, directory, data):
         directory = os.path.abspath(os.path.expanduser(directory))
         os.makedirs(directory, exist_ok=True)
         stem = os.path.splitext(data["playbook"] or "playbook")[0]
         stamp = datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-        path = os.path.join(directory, "%s-%s.json" % (stamp, stem))
-        for target in (path, os.path.join(directory, "latest.json")):
-            # Write-then-rename: a dashboard polling latest.json never reads half a file.
-            fd, tmp = tempfile.mkstemp(prefix=".timeline.", dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        return path
+        name = "%s-%s.json" % (stamp, stem)
+        for target in (name, "latest.json"):
+            self._put(directory, target, text)
+        return os.path.join(directory, name)
+
+    @staticmethod
+    def records(stats):
+        """(host, record) of every host whose play published a report record, in host order."""
+        custom = getattr(stats, "custom", None) or {}
+        out = []
+        for host in sorted(h for h in custom if h != "_run"):
+            record = (custom.get(host) or {}).get(RECORD_KEY)
+            if isinstance(record, dict) and record.get("procedure"):
+                out.append((host, record))
+        run = (custom.get("_run") or {}).get(RECORD_KEY)
+        if not out and isinstance(run, dict) and run.get("procedure"):
+            out.append((run.get("target") or "_run", run))
+        return out
+
+    def _report_dir(self, record, host, several):
+        incident = incident_report.safe_incident(
+            record.get("incident"), "run-%s" % (incident_report.safe_incident(record.get("run_id"), "unknown"))
+        )
+        base = self.get_option("report_dir")
+        if base:
+            directory = os.path.join(base, incident)
+        else:
+            directory = record.get("report_dir") or os.path.join(".", "incidents", incident)
+        if several:
+            directory = os.path.join(directory, host)
+        return os.path.abspath(os.path.expanduser(directory))
+
+    def _report(self, data, host, record, several):
+        report = incident_report.build_report(record, data, controller=socket.gethostname())
+        lines = incident_report.budget_table(report["procedure"], report["steps"], data["duration"], report["status"])
+        if lines:
+            self._display.display("\n".join(lines), screen_only=True)
+        directory = self._report_dir(record, host, several)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._put(directory, "timeline.json", json.dumps(data, indent=2) + "\n")
+            self._put(directory, "report.json", json.dumps(report, indent=2) + "\n")
+            self._put(directory, "report.md", incident_report.render_markdown(report))
+            self._put(directory, "postmortem.md", incident_report.render_postmortem(report))
+            if render_html is not None:
+                self._put(directory, "report.html", render_html(report))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            self._display.warning("incident report not written to %s: %s" % (directory, exc))
+        else:
+            self._display.display(
+                "incident report written to %s (report.md, report.html, postmortem.md)" % directory, screen_only=True
+            )
 
     def v2_playbook_on_stats(self, stats):
         if self.disabled:
@@ -276,3 +340,6 @@ class CallbackModule(CallbackBase):
                 self._display.warning("runbook timeline not written to %s: %s" % (directory, exc))
             else:
                 self._display.display("timeline written to %s" % path, screen_only=True)
+        records = self.records(stats)
+        for host, record in records:
+            self._report(data, host, record, several=len(records) > 1)

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import VENV_BIN, ansible_env
+from conftest import REPO_ROOT, VENV_BIN, ansible_env
 
 pytestmark = pytest.mark.functional
 
@@ -166,3 +166,140 @@ def test_a_role_entered_through_tasks_files_is_one_step_per_entry_point(project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads((project / "out" / "latest.json").read_text())
     assert [s["name"] for s in data["steps"]] == ["restore_side", "verify", "restore_swap"]
+
+
+REPORT_ROLES = {
+    "stop": "- name: Stop\n  ansible.builtin.debug:\n    msg: stopping\n",
+    "checkout": "- name: Check out\n  ansible.builtin.debug:\n    msg: checkout\n",
+    "staged_restart": "- name: Restart\n  ansible.builtin.debug:\n    msg: restart\n",
+}
+
+REPORT_PLAYBOOK = """
+- name: A procedure that publishes its record, failed or not
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    fail_verify: false
+    webhook_secret: https://hooks.example.test/T000/B000/hunter2-webhook
+  tasks:
+    - name: The procedure
+      block:
+        - name: Steps
+          ansible.builtin.include_role:
+            name: "{{ item }}"
+          loop: [stop, checkout, staged_restart, verify]
+      rescue:
+        - name: Keep the reason
+          ansible.builtin.set_fact:
+            failure: "{{ ansible_failed_result.msg }}"
+        - name: Fail
+          ansible.builtin.fail:
+            msg: "{{ failure }}"
+      always:
+        - name: Publish the record
+          ansible.builtin.set_stats:
+            per_host: true
+            aggregate: false
+            data:
+              runbook_report:
+                incident: "{{ incident }}"
+                procedure: A
+                result: "{{ 'failed' if failure is defined else 'ok' }}"
+                reason: "{{ failure | default('') }}"
+                from_version: v1.2.4
+                to_version: v1.2.3
+                run_id: run-1
+                by: alice
+                target: "{{ inventory_hostname }}"
+                report_dir: "{{ playbook_dir }}/incidents/{{ incident }}"
+                notifications:
+                  - {channel: slack, event: started, ok: true, status: 200, error: ""}
+                  - {channel: statuspage, event: completed, ok: false, status: 500, error: "HTTP 500"}
+                verification: "{{ none if failure is defined else verification }}"
+          vars:
+            verification:
+              passed: true
+              problems: []
+              checks: [{name: health, ok: true, detail: 7/7 healthy}, {name: smoke, ok: true, detail: 5/5}]
+"""
+
+
+@pytest.fixture
+def report_project(project):
+    for role, tasks in REPORT_ROLES.items():
+        d = project / "roles" / role / "tasks"
+        d.mkdir(parents=True)
+        (d / "main.yml").write_text(tasks)
+    (project / "rollback.yml").write_text(REPORT_PLAYBOOK)
+    return project
+
+
+def test_a_published_record_gives_the_budget_summary_and_the_incident_report(report_project):
+    proc = run_playbook(report_project, "-e", "fail_verify=false", "-e", "incident=INC-7")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = proc.stdout.split("RUNBOOK STEPS AGAINST BUDGET (Procedure A: Code rollback)", 1)[1]
+    labels = [line.split("  ")[1].strip() for line in summary.splitlines()[2:7]]
+    assert labels[:4] == ["Step 2: stop services", "Step 3: check out the release",
+                          "Step 4: rebuild and restart in stages", "Step 5: verify"]
+    assert "30.0 s" in summary and "3-5 min" in summary and "5-10 min" in summary
+
+    incident = report_project / "incidents" / "INC-7"
+    assert sorted(p.name for p in incident.iterdir()) == [
+        "postmortem.md", "report.html", "report.json", "report.md", "timeline.json"]
+    report = json.loads((incident / "report.json").read_text())
+    assert report["incident"] == "INC-7" and report["status"] == "ok"
+    assert [s["name"] for s in report["steps"]] == ["stop", "checkout", "staged_restart", "verify"]
+    assert all(s["hosts"] == ["localhost"] for s in report["steps"])
+    assert report["steps"][0]["budget"] == {"low": 30, "high": 30}
+    assert report["downtime"]["ongoing"] is False and report["downtime"]["seconds"] >= 0
+    items = {i["item"]: i for c in report["checklists"] for i in c["items"]}
+    assert items["Team notified"]["state"] == "done"
+    assert items["Status page updated to resolved"]["state"] == "failed"
+    assert items["Post-mortem scheduled"]["state"] == "open" and items["Post-mortem scheduled"]["by"] == "human"
+    text = (incident / "report.md").read_text()
+    assert "v1.2.4 → v1.2.3" in text and "| stop |" in text and "[ ] Post-mortem scheduled" in text
+    assert "# Incident Post-Mortem:" in (incident / "postmortem.md").read_text()
+    for path in incident.iterdir():
+        assert "hunter2" not in path.read_text(), path
+
+
+def test_a_failed_procedure_reports_failed_with_the_interruption_still_running(report_project):
+    proc = run_playbook(report_project, "-e", "fail_verify=true", "-e", "incident=INC-8")
+    assert proc.returncode == 2
+    summary = proc.stdout.split("RUNBOOK STEPS AGAINST BUDGET", 1)[1]
+    assert "Step 5: verify" in summary and "failed" in summary and "run failed" in summary
+    report = json.loads((report_project / "incidents" / "INC-8" / "report.json").read_text())
+    assert report["status"] == "failed" and report["reason"] == "verification failed"
+    assert report["downtime"]["ongoing"] is True and report["downtime"]["to"] is None
+    # The procedure's rescue made the failure its own; the report still names the step that failed.
+    assert {s["name"]: s["status"] for s in report["steps"]}["verify"] == "failed"
+    items = {i["item"]: i for c in report["checklists"] for i in c["items"]}
+    assert items["Services stopped"]["state"] == "done"
+    assert items["Health checks passing"]["state"] == "open"
+    assert items["Rollback version identified"]["state"] == "open"  # no preflight in this play
+    assert any("The run failed: verification failed" in f for f in report["follow_ups"])
+
+
+def test_an_unsafe_incident_id_never_leaves_the_report_directory(report_project):
+    proc = run_playbook(report_project, "-e", "incident=../../escape", RUNBOOK_REPORT_DIR=str(report_project / "rep"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in (report_project / "rep").iterdir()) == ["run-run-1"]
+    assert not (report_project.parent / "escape").exists()
+
+
+def test_the_collections_playbooks_load_the_timeline_without_ansible_cfg(tmp_path):
+    (tmp_path / "empty.cfg").write_text("[defaults]\n")
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CONFIG=str(tmp_path / "empty.cfg"))
+    for key in ("ANSIBLE_CALLBACKS_ENABLED", "RUNBOOK_TIMELINE_DIR", "RUNBOOK_REPORT_DIR"):
+        env.pop(key, None)
+    playbook = REPO_ROOT / "playbooks" / "notify.yml"
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "nohost,", str(playbook)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.stdout.count("RUNBOOK TIMELINE (notify.yml)") == 1, proc.stdout + proc.stderr
+    # Enabled in the configuration as well: still one table, not two.
+    (tmp_path / "enabled.cfg").write_text("[defaults]\ncallbacks_enabled = runbook.rollback.timeline\n")
+    env["ANSIBLE_CONFIG"] = str(tmp_path / "enabled.cfg")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "nohost,", str(playbook)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.stdout.count("RUNBOOK TIMELINE (notify.yml)") == 1, proc.stdout + proc.stderr
