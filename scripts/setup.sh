@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what the demo and the tests need on a Debian 12 or 13 machine:
-# the Python venv (.venv), a running Docker engine, the Compose v2 CLI plugin and the
+# the Python venv (.venv), a running Docker engine, the Compose v2 CLI plugin, the
 # offline images: the base the staging app is built from, and Prometheus for the metrics
-# source. Safe to run again: each step checks first.
+# source, and Chromium for the HTML report's browser test. Safe to run again: each step
+# checks first.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +34,8 @@ apt_install() {
 }
 
 # --- Debian packages -------------------------------------------------------
-pkgs=(git mmdebstrap)
+# chromium (headless) and a font render the HTML incident report in its browser test.
+pkgs=(git mmdebstrap chromium fonts-dejavu-core)
 command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
 apt_install "${pkgs[@]}"
