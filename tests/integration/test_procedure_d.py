@@ -66,6 +66,27 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
         assert hashlib.sha256((dest / f["file"]).read_bytes()).hexdigest() == f["sha256"], f["file"]
     assert manifest["problems"] == []
 
+    # The incident report: every step with its time and budget, the shutdown still counting as downtime,
+    # the human items open, the notifications sent, and no secret in any of its files.
+    incident = stack.state_dir / "incidents" / "inc-d1"
+    report = json.loads((incident / "report.json").read_text())
+    assert (report["procedure"], report["status"], report["from_version"]) == ("D", "ok", "v1.2.3")
+    steps = {s["name"]: s for s in report["steps"]}
+    assert {"procedure_d", "notify", "report"} <= set(steps)
+    assert steps["procedure_d"]["budget"] == {"low": 60, "high": 60} and steps["procedure_d"]["duration"] > 0
+    assert report["downtime"]["ongoing"] is True and report["downtime"]["seconds"] > 0
+    items = {i["item"]: i for c in report["checklists"] for i in c["items"]}
+    assert items["Services stopped"]["state"] == "done" and items["Services stopped"]["at"]
+    assert items["Team notified"]["state"] == "done" and items["Status page updated"]["state"] == "done"
+    assert items["Post-mortem scheduled"]["state"] == "open"
+    assert {(n["channel"], n["event"], n["ok"]) for n in report["notifications"]} >= {
+        ("slack", "shutdown", True), ("pagerduty", "shutdown", True)}
+    assert "RUNBOOK STEPS AGAINST BUDGET (Procedure D: Emergency shutdown)" in run.output
+    for name in ("report.md", "report.html", "postmortem.md", "timeline.json", "report.json"):
+        text = (incident / name).read_text()
+        assert all(secret not in text for secret in SECRETS), name
+    assert "| procedure_d |" in (incident / "report.md").read_text()
+
 
 def test_a_crash_looping_stack_with_a_dead_gateway_and_a_dirty_tree_keeps_its_data_services(stack):
     # v1.2.5's billing-service exits at startup and restarts in a loop; then the gateway dies.

@@ -126,3 +126,23 @@ def test_timeline_reports_every_step(host):
     for name in STEPS:
         assert steps[name]["status"] == "ok", steps[name]
     assert 0 < sum(steps[name]["duration"] for name in STEPS) <= timeline["duration"]
+
+
+def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(host):
+    incident = os.path.join(INCIDENTS, "drill")
+    report = _json(host, os.path.join(incident, "report.json"))
+    assert (report["procedure"], report["status"], report["to_version"]) == ("A", "ok", "v1.2.3")
+    steps = {step["name"]: step for step in report["steps"]}
+    assert all(name in steps for name in STEPS), sorted(steps)
+    assert steps["stop"]["budget"] == {"low": 30, "high": 30}
+    assert steps["staged_restart"]["budget"] == {"low": 180, "high": 300}
+    labels = [row["label"] for row in report["runbook_steps"]]
+    assert labels[:2] == ["Assess the situation", "Step 1: identify the last known good release"]
+    # Detected from the metrics: the assessment's samples are in the report, the rollback marked.
+    assert report["decision"]["decision"] == "rollback_now" and len(report["metrics"]["samples"]) > 3
+    assert report["downtime"]["seconds"] > 0 and report["downtime"]["ongoing"] is False
+    items = {item["item"]: item for checklist in report["checklists"] for item in checklist["items"]}
+    assert items["Issue identified and documented"]["state"] == "done"
+    assert items["Health checks passing"]["state"] == "done" and items["Post-mortem scheduled"]["state"] == "open"
+    for name in ("report.md", "report.html", "postmortem.md"):
+        assert host.file(os.path.join(incident, name)).size > 0, name

@@ -118,3 +118,19 @@ def test_timeline_reports_every_step(host):
     assert [name for name in steps if name in STEPS] == STEPS
     for name in STEPS:
         assert steps[name]["status"] in ("ok",), steps[name]
+
+
+def test_the_incident_report_shows_each_step_against_its_budget_and_the_backups(host):
+    incident = os.path.join(INCIDENTS, "drill")
+    report = _json(host, os.path.join(incident, "report.json"))
+    assert (report["procedure"], report["status"]) == ("B", "ok")
+    steps = {step["name"]: step for step in report["steps"]}
+    assert all(name in steps for name in STEPS), sorted(steps)
+    assert steps["backup"]["budget"] == {"low": 120, "high": 120}
+    assert {backup["role"] for backup in report["backups"]} == {"emergency backup", "restored"}
+    items = {item["item"]: item for checklist in report["checklists"] for item in checklist["items"]}
+    for done in ("Backup verified (if database rollback needed)", "Emergency backup created",
+                 "Code rolled back (or database restored)", "Health checks passing"):
+        assert items[done]["state"] == "done" and items[done]["at"], items[done]
+    assert any("reconcile" in follow_up for follow_up in report["follow_ups"])
+    assert host.file(os.path.join(incident, "postmortem.md")).contains("## Action Items")

@@ -88,3 +88,16 @@ def test_timeline_reports_every_step(host):
     assert [name for name in steps if name in STEPS] == STEPS
     for name in STEPS:
         assert steps[name]["status"] == "ok", steps[name]
+
+
+def test_the_incident_report_shows_each_step_against_its_budget_and_the_pin(host):
+    incident = os.path.join(INCIDENTS, "drill")
+    report = _json(host, os.path.join(incident, "report.json"))
+    assert (report["procedure"], report["status"], report["service"]) == ("C", "ok", BILLING)
+    steps = {step["name"]: step for step in report["steps"]}
+    assert all(name in steps for name in STEPS + ["single_service_replace"]), sorted(steps)
+    assert steps["single_service_replace"]["budget"] == {"low": 120, "high": 180}
+    # Only the one service was away: the interruption is that service's recreate.
+    assert 0 < report["downtime"]["seconds"] <= steps["single_service_replace"]["duration"] + 0.01
+    assert any("pinned" in follow_up for follow_up in report["follow_ups"])
+    assert host.file(os.path.join(incident, "report.html")).contains('data-step="single_service_replace"')

@@ -30,3 +30,12 @@ def test_the_evidence_of_every_container_is_kept(host):
         assert host.file(os.path.join(dest, c["log"])).size > 0, c
     assert json.loads(host.file(dest + "/version.json").content_string)["describe"] == "v1.2.3"
     assert manifest["problems"] == []
+
+
+def test_the_incident_report_counts_the_shutdown_as_ongoing_downtime(host):
+    incident = os.path.dirname(EVIDENCE)
+    report = json.loads(host.file(os.path.join(incident, "report.json")).content_string)
+    assert (report["procedure"], report["status"]) == ("D", "ok")
+    assert {"procedure_d", "report"} <= {step["name"] for step in report["steps"]}
+    assert report["downtime"]["ongoing"] is True
+    assert host.file(os.path.join(incident, "report.md")).contains("Emergency shutdown")
