@@ -209,7 +209,7 @@ def budget_table(letter, steps, total, status):
     """Lines of the end-of-run summary: each runbook step's time against its budget."""
     proc = procedure_of(letter)
     rows = budget_rows(letter, steps)
-    if not rows:
+    if not proc or not rows:
         return []
     width = max(len(r["label"]) for r in rows + [{"label": "total"}])
     title = "RUNBOOK STEPS AGAINST BUDGET (Procedure %s: %s)" % (str(letter).upper(), proc["title"])
