@@ -331,6 +331,14 @@ class CallbackModule(CallbackBase):
         if self.disabled:
             return
         data = self.timeline(stats, time.time())
+        records = self.records(stats)
+        if records:
+            # A procedure's steps carry the runbook's name and time estimate for them.
+            data["procedure"] = records[0][1].get("procedure")
+            budgets = incident_report.step_budgets(data["procedure"])
+            for step in data["steps"]:
+                label, budget = budgets.get(step["name"], (None, None))
+                step.update(runbook_step=label, budget=budget)
         self._display.display(self._table(data), screen_only=True)
         directory = self.get_option("dir")
         if directory:
@@ -340,6 +348,5 @@ class CallbackModule(CallbackBase):
                 self._display.warning("runbook timeline not written to %s: %s" % (directory, exc))
             else:
                 self._display.display("timeline written to %s" % path, screen_only=True)
-        records = self.records(stats)
         for host, record in records:
             self._report(data, host, record, several=len(records) > 1)

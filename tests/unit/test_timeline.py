@@ -244,6 +244,10 @@ def test_a_published_record_gives_the_budget_summary_and_the_incident_report(rep
                           "Step 4: rebuild and restart in stages", "Step 5: verify"]
     assert "30.0 s" in summary and "3-5 min" in summary and "5-10 min" in summary
 
+    timeline = json.loads((report_project / "incidents" / "INC-7" / "timeline.json").read_text())
+    assert timeline["procedure"] == "A"
+    assert [(s["runbook_step"], s["budget"]) for s in timeline["steps"]][:1] == [
+        ("Step 2: stop services", {"low": 30, "high": 30})]
     incident = report_project / "incidents" / "INC-7"
     assert sorted(p.name for p in incident.iterdir()) == [
         "postmortem.md", "report.html", "report.json", "report.md", "timeline.json"]
