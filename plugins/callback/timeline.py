@@ -16,8 +16,8 @@ description:
     tasks were skipped, and V(ok) otherwise. Tasks outside roles count towards the overall status only.
   - At the end of the playbook prints a compact C(RUNBOOK TIMELINE) table and, when O(dir) is set, writes the
     timeline as JSON to C(<dir>/<UTC timestamp>-<playbook>.json) and C(<dir>/latest.json).
-  - Besides names, times, statuses and hosts it records only the extra variable C(version); no other variable
-    values, so no secrets end up in the timeline.
+  - Besides names, times, statuses, hosts and runbook budgets it records only the extra variable C(version); no
+    other variable values, so no secrets end up in the timeline.
   - When the play published a C(runbook_report) record (the C(runbook.rollback.report) role does, with
     C(set_stats)), prints each runbook step's time against the runbook's budget and writes the incident
     report (C(report.json), C(report.md), C(report.html), C(postmortem.md), C(timeline.json)) on the controller.
