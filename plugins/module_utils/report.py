@@ -132,20 +132,26 @@ def duration_text(seconds):
         return "%.1f s" % seconds
     minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
-        return "%d min" % minutes if rest == 0 else "%d min %02d s" % (minutes, rest)
+        return "%d min %02d s" % (minutes, rest)
     hours, minutes = divmod(minutes, 60)
     return "%d h %02d min" % (hours, minutes)
 
 
+def _estimate(seconds):
+    seconds = int(seconds)
+    return "%d min" % (seconds // 60) if seconds >= 60 and seconds % 60 == 0 else "%d s" % seconds
+
+
 def budget_text(budget):
+    """A runbook estimate as the runbook says it: 30 s, 2 min, 3-5 min."""
     if not budget:
         return "-"
     low, high = budget["low"], budget["high"]
     if low == high:
-        return duration_text(high)
-    if high < 60 or low % 60 or high % 60:
-        return "%s-%s" % (duration_text(low), duration_text(high))
-    return "%d-%d min" % (low // 60, high // 60)
+        return _estimate(high)
+    if low % 60 == 0 and high % 60 == 0:
+        return "%d-%d min" % (low // 60, high // 60)
+    return "%s-%s" % (_estimate(low), _estimate(high))
 
 
 def procedure_of(letter):
@@ -157,6 +163,12 @@ def step_budgets(letter):
     proc = procedure_of(letter)
     out = {}
     if proc:
+        # The procedure role's own tasks (the attempt loop, the lock) span the whole procedure.
+        whole = "procedure_%s" % str(letter).lower()
+        out[whole] = (
+            "Procedure %s as a whole" % str(letter).upper(),
+            {"low": proc["budget"][0], "high": proc["budget"][1]},
+        )
         for label, names, (low, high) in proc["steps"]:
             for name in names:
                 out[name] = (label, {"low": low, "high": high})
@@ -191,7 +203,9 @@ def budget_rows(letter, steps):
             }
         )
     for s in steps:
-        if s["name"] not in named and s.get("status") != "skipped":
+        # procedure_<x> spans the procedure: the total line says it; other procedure_* are its bookkeeping.
+        frame = s["name"].startswith("procedure_")
+        if s["name"] not in named and not frame and s.get("status") != "skipped":
             rows.append(
                 {
                     "label": s["name"],

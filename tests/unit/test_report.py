@@ -177,7 +177,7 @@ def test_markdown_keeps_a_hostile_reason_on_its_line_and_in_its_cell():
     record = dict(RECORD, result="failed", reason="boom | x\n# injected heading")
     text = rpt.render_markdown(rpt.build_report(record, timeline(*A_STEPS, status="failed")))
     assert "\n# injected heading" not in text and "boom \\| x" in text
-    assert "| stop | Step 2: stop services |" in text and "40.0 s | 30.0 s | ok, over budget |" in text
+    assert "| stop | Step 2: stop services |" in text and "40.0 s | 30 s | ok, over budget |" in text
 
 
 def test_the_postmortem_fills_in_what_the_run_knows_and_leaves_the_rest():
@@ -217,7 +217,7 @@ def test_only_a_safe_incident_id_names_a_directory(incident, expected):
     [
         (0.04, "0.0 s"),
         (59.9, "59.9 s"),
-        (120, "2 min"),
+        (120, "2 min 00 s"),
         (125, "2 min 05 s"),
         (3 * 3600 + 60, "3 h 01 min"),
         (None, "-"),
@@ -225,3 +225,20 @@ def test_only_a_safe_incident_id_names_a_directory(incident, expected):
 )
 def test_durations_read_like_a_person_would_say_them(seconds, text):
     assert rpt.duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("budget", "text"),
+    [({"low": 30, "high": 30}, "30 s"), ({"low": 120, "high": 120}, "2 min"), ({"low": 180, "high": 300}, "3-5 min"),
+     ({"low": 30, "high": 90}, "30 s-90 s"), (None, "-")],
+)  # fmt: skip
+def test_estimates_read_as_the_runbook_writes_them(budget, text):
+    assert rpt.budget_text(budget) == text
+
+
+def test_the_procedure_frame_is_judged_against_the_whole_procedure_and_left_out_of_the_step_rows():
+    report = rpt.build_report(RECORD, timeline(step("procedure_a", 0, 700), *A_STEPS))
+    frame = report["steps"][0]
+    assert (frame["runbook_step"], frame["budget"], frame["over_budget"]) == (
+        "Procedure A as a whole", {"low": 300, "high": 600}, True)
+    assert "procedure_a" not in [row["label"] for row in report["runbook_steps"]]
