@@ -111,7 +111,8 @@ def main() -> int:
 
     banner("4/5 Procedure A, with no version: the history names the last known good release")
     traffic = Traffic("rollback")
-    rc, seconds, timeline = playbook("procedure_a", step="procedure-a")
+    # The same incident: its report carries the assessment's decision, triggers and metric samples.
+    rc, seconds, timeline = playbook("procedure_a", "-e", f"incident={incident}", step="procedure-a")
     rollback_traffic = traffic.stop()
     if rc != 0:
         print(f"demo: Procedure A failed (exit {rc}); see the output above", file=sys.stderr)
@@ -131,6 +132,8 @@ def main() -> int:
     print(f"  traffic during the broken deploy: {traffic_line(broken_traffic)}")
     print(f"  traffic during the rollback:      {traffic_line(rollback_traffic)}")
     print(f"  final verification: {'passed' if rc_verify == 0 else 'FAILED'}")
+    report = DEMO / "state" / "incidents" / incident
+    print(f"  incident report: {(report / 'report.html').relative_to(ROOT)} (and report.md, postmortem.md)")
     print("  next: . .venv/bin/activate && ansible-playbook playbooks/deploy.yml -e version=v1.2.4")
     return 0 if rc_verify == 0 else 1
 

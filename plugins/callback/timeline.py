@@ -31,6 +31,7 @@ extends_documentation_fragment:
 """
 
 import datetime
+import getpass
 import json
 import os
 import socket
@@ -45,6 +46,13 @@ try:
     from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
 except ImportError:  # pragma: no cover - the HTML renderer ships with the collection
     render_html = None
+
+def controller_user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (containers)
+        return "uid %d" % os.getuid()
+
 
 # What the report role publishes with set_stats.
 RECORD_KEY = "runbook_report"
@@ -307,6 +315,9 @@ class CallbackModule(CallbackBase):
         return os.path.abspath(os.path.expanduser(directory))
 
     def _report(self, data, host, record, several):
+        if not record.get("by") or record.get("by") == "unknown":
+            # Nobody named in the environment the play saw: the controller's own account ran it.
+            record = dict(record, by=controller_user())
         report = incident_report.build_report(record, data, controller=socket.gethostname())
         lines = incident_report.budget_table(report["procedure"], report["steps"], data["duration"], report["status"])
         if lines:
