@@ -49,6 +49,7 @@ def _collections_root():
 if str(_collections_root()) not in sys.path:
     sys.path.insert(0, str(_collections_root()))
 
+from ansible_collections.runbook.rollback.plugins.module_utils import report as report_data
 from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
 
 MEASURE = """<script>
@@ -184,6 +185,44 @@ def with_metrics():
     del samples[3]["p95_ms"]
     report["metrics"] = {"samples": samples, "rollback_at": start + 12.3, "restored_at": start + 53.5}
     return report
+
+
+def from_the_pipeline():
+    """A report as the callback makes it: build_report on a Procedure B timeline and its record."""
+    names = ["assess", "procedure_b", "restore_select", "preflight", "restore_check", "notify", "backup",
+             "restore_side", "restore_swap", "checkout", "restore_migrations", "staged_restart", "verify",
+             "restore_reconcile", "history", "report"]  # fmt: skip
+    steps, offset = [], 0.0
+    for i, name in enumerate(names):
+        took = {"notify": 0.0, "verify": 200.0}.get(name, 5.0 + 3 * i)  # verify: over its 2 min
+        steps.append({"name": name, "started_at": iso(offset), "ended_at": iso(offset + took), "duration": took,
+                      "status": "ok", "hosts": ["staging-local"], "rescued": 0})  # fmt: skip
+        offset += took
+    steps[1].update(started_at=iso(0), ended_at=iso(offset), duration=offset)
+    timeline = {"playbook": "auto.yml", "started_at": iso(0), "ended_at": iso(offset), "duration": offset,
+                "status": "ok", "steps": steps}  # fmt: skip
+    start = START.timestamp()
+    record = {
+        "incident": "drill", "procedure": "B", "result": "ok", "from_version": "v1.3.0", "to_version": "v1.2.3",
+        "decision": {"decided_at": iso(-30), "decision": "rollback_now", "priority": "critical", "summary": XSS,
+                     "inputs": {"samples": [{"ts": start - 60 + i, "error_rate": 30.0 + i, "p95_ms": 900.0 - i}
+                                            for i in range(30)]}},
+        "samples": [{"ts": start + offset - 20 + i, "error_rate": 0.2, "p95_ms": 120.0} for i in range(15)],
+    }  # fmt: skip
+    return report_data.build_report(record, timeline, controller="ctl")
+
+
+@pytest.mark.parametrize("make", [from_the_pipeline])
+def test_a_report_built_by_the_pipeline_draws_every_step_and_both_series(chromium, tmp_path, make):
+    report = make()
+    result = measure(chromium, tmp_path, report)
+    assert [s["name"] for s in result["steps"]] == [s["name"] for s in report["steps"]]
+    chart = result["timeline"]["box"]
+    assert all(found["bar"]["width"] > 0 and inside(found["bar"], chart) for found in result["steps"])
+    assert [found["name"] for found in result["steps"] if found["over"]] == ["verify"]
+    for series in ("errorRate", "p95", "rollback", "restored"):
+        assert result[series] is not None, series
+    assert result["errorRate"]["points"] == 45 and result["scripts"] == 1
 
 
 @pytest.fixture(scope="module", autouse=True)
