@@ -140,6 +140,9 @@ def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(
     assert labels[:2] == ["Assess the situation", "Step 1: identify the last known good release"]
     # Detected from the metrics: the assessment's samples are in the report, the rollback marked.
     assert report["decision"]["decision"] == "rollback_now" and len(report["metrics"]["samples"]) > 3
+    # ... and the stability watch's, after the restart: the picture shows both sides of the rollback.
+    after = [sample for sample in report["metrics"]["samples"] if sample["ts"] > report["metrics"]["restored_at"]]
+    assert len(after) >= 5 and all(sample.get("error_rate", 0) < 1 for sample in after)
     assert report["downtime"]["seconds"] > 0 and report["downtime"]["ongoing"] is False
     items = {item["item"]: item for checklist in report["checklists"] for item in checklist["items"]}
     assert items["Issue identified and documented"]["state"] == "done"
