@@ -23,6 +23,10 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # timeline steps (roles, or role_entrypoint) that carry it out and its own estimate. Steps of the
 # run that no runbook step names (history, report, ...) are bookkeeping: listed, never budgeted.
 ASSESS = ("Assess the situation", ("assess",), (120, 180))
+# Preflight, whole or entered through one of its tasks files (Procedure C's lock and release check, the
+# fallback attempts of Procedure A).
+PREFLIGHT = ("preflight", "preflight_inputs", "preflight_lock", "preflight_target", "preflight_release",
+             "preflight_images", "preflight_current")  # fmt: skip
 NOTIFY = ("Notify the team", ("notify",), (60, 60))
 PROCEDURES = {
     "A": {
@@ -32,7 +36,7 @@ PROCEDURES = {
             ASSESS,
             (
                 "Step 1: identify the last known good release",
-                ("preflight", "preflight_release", "preflight_images", "preflight_current"),
+                PREFLIGHT,
                 (60, 60),
             ),
             NOTIFY,
@@ -47,7 +51,7 @@ PROCEDURES = {
         "budget": (600, 1200),
         "steps": (
             ASSESS,
-            ("Step 1: identify the backup", ("restore_select", "preflight", "restore_check"), (120, 120)),
+            ("Step 1: identify the backup", ("restore_select", "restore_check", *PREFLIGHT), (120, 120)),
             NOTIFY,
             ("Step 2: emergency backup", ("backup",), (120, 120)),
             ("Steps 3-4: stop the application, restore the database", ("restore_side", "restore_swap"), (360, 660)),
@@ -61,7 +65,7 @@ PROCEDURES = {
         "budget": (180, 300),
         "steps": (
             ASSESS,
-            ("Step 1: identify the failed service", ("single_service",), (30, 30)),
+            ("Step 1: identify the failed service", ("single_service", *PREFLIGHT), (30, 30)),
             NOTIFY,
             ("Step 2: roll back the service", ("single_service_replace",), (120, 180)),
             ("Step 3: verify the service", ("verify",), (60, 60)),

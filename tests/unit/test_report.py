@@ -242,3 +242,11 @@ def test_the_procedure_frame_is_judged_against_the_whole_procedure_and_left_out_
     assert (frame["runbook_step"], frame["budget"], frame["over_budget"]) == (
         "Procedure A as a whole", {"low": 300, "high": 600}, True)
     assert "procedure_a" not in [row["label"] for row in report["runbook_steps"]]
+
+
+def test_preflight_entered_through_its_tasks_files_counts_towards_step_1():
+    steps = [step("single_service", 0, 10), step("preflight_lock", 10, 12), step("preflight_release", 12, 15)]
+    rows = rpt.budget_rows("C", steps)
+    assert [(r["label"], r["steps"], r["duration"]) for r in rows] == [
+        ("Step 1: identify the failed service", ["single_service", "preflight_lock", "preflight_release"], 15.0)
+    ]
