@@ -4,7 +4,7 @@
 """What the notify role sends to each channel, and what a report may say about it.
 
 Documented in notify_context.yml, notify_slack.yml, notify_statuspage.yml, notify_pagerduty.yml,
-notify_webhook.yml, notify_delivery.yml and notify_line.yml.
+notify_webhook.yml, notify_delivery.yml, notify_line.yml and notify_incident_id.yml.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class FilterModule:
     def filters(self):
         return {
             "notify_context": _wrap("notify_context", notify.context),
+            "notify_incident_id": _wrap("notify_incident_id", notify.incident_id),
             "notify_slack": _wrap("notify_slack", notify.slack_payload),
             "notify_statuspage": _wrap("notify_statuspage", notify_statuspage),
             "notify_pagerduty": _wrap("notify_pagerduty", notify.pagerduty_event),

@@ -7,9 +7,16 @@ Level 1 is the on-call engineer running the rollback. A rollback that failed or 
 older release, or data whose integrity is in doubt, goes to level 2 (the DevOps lead); an outage longer
 than an hour to level 3 (the engineering manager); longer than four hours to level 4 (leadership). The
 highest rule that holds wins; every rule that holds is named in the reasons.
+
+An incident outlives one run: its clock (when it started, hence how long the service has been down) and
+the highest level an escalation reached are kept per incident (the notify role's notify.json), so that a
+later run escalates to level 3 or 4 as the downtime grows and never twice to the same level.
 """
 
 from __future__ import annotations
+
+import datetime
+import json
 
 LEVEL_NAMES = {1: "on-call engineer", 2: "DevOps lead", 3: "engineering manager", 4: "CTO/leadership"}
 # Downtime thresholds in seconds, strictly exceeded: an outage of exactly one hour stays at level 2 or below.
@@ -88,3 +95,98 @@ def escalation_level_entry(levels, level):
                 "channels": list(entry.get("channels") or []),
             }
     return {"level": level, "name": LEVEL_NAMES[level], "contacts": [], "channels": []}
+
+
+# --- An incident's clock and the level it reached, kept across runs (notify.json) -----------------------
+# Events after which the service is still impaired: its downtime runs on. A completed rollback ends it.
+IMPAIRED_EVENTS = ("started", "failed", "shutdown", "escalation")
+STATE_KEYS = ("incident", "started_at", "escalated_level", "last_event", "updated_at")
+
+
+def parse_time(value):
+    """Seconds since the epoch of an ISO 8601 time (``2026-11-29T03:00:00Z``, an offset, or none: UTC).
+
+    None for an empty value; ValueError for anything else that is not such a time.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("%r is not an ISO 8601 time (e.g. 2026-11-29T03:00:00Z)" % (value,)) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def iso_time(epoch):
+    """``2026-11-29T03:00:00Z`` for seconds since the epoch."""
+    return datetime.datetime.fromtimestamp(float(epoch), tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _previous(state):
+    """The kept state as a dict: from its JSON text, a dict, or nothing; a damaged file counts as none."""
+    if isinstance(state, (str, bytes)):
+        try:
+            state = json.loads(state) if state.strip() else {}
+        except ValueError:
+            return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _level(value):
+    try:
+        level = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return level if level in LEVEL_NAMES else 1
+
+
+def incident_clock(state, now_epoch, started_at=None, event="started"):
+    """When the incident started, how long the service has been down and the level already reached.
+
+    ``state`` is what notify.json held (its text or dict; missing or damaged: a new incident). The start is
+    the earliest of the kept start, ``started_at`` (ISO 8601, e.g. when the deployment broke) and now: the
+    first notification starts the incident. The downtime is the time since the start for an event after
+    which the service is still impaired (IMPAIRED_EVENTS), 0 for completed.
+
+    Returns ``{"started_at": ISO, "started_epoch": float, "downtime_seconds": int, "escalated_level": 1-4}``.
+    """
+    now = float(now_epoch)
+    previous = _previous(state)
+    candidates = [now]
+    try:
+        kept = parse_time(previous.get("started_at"))
+    except ValueError:
+        kept = None
+    for moment in (kept, parse_time(started_at)):
+        if moment is not None:
+            candidates.append(moment)
+    start = min(candidates)
+    downtime = int(max(0.0, now - start)) if event in IMPAIRED_EVENTS else 0
+    return {
+        "started_at": iso_time(start),
+        "started_epoch": start,
+        "downtime_seconds": downtime,
+        "escalated_level": _level(previous.get("escalated_level")),
+    }
+
+
+def incident_record(clock, incident, event, now_epoch, reached_level=1):
+    """What notify.json keeps: the incident's start and the highest level an escalation reached.
+
+    Only these keys (STATE_KEYS), never a URL, key or token: the file sits with the incident's reports.
+    """
+    return {
+        "incident": str(incident),
+        "started_at": clock["started_at"],
+        "escalated_level": max(_level(clock.get("escalated_level")), _level(reached_level)),
+        "last_event": str(event),
+        "updated_at": iso_time(now_epoch),
+    }

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 # Unique values, so that finding one anywhere in the output can only mean a leak.
 SLACK_TOKEN = "slacktok" + uuid.uuid4().hex
@@ -123,3 +126,118 @@ def by_channel(requests: list[dict]) -> dict[str, list[dict]]:
         )  # fmt: skip
         out[key].append(req)
     return out
+
+
+# --- What a procedure's run told the team, as a user would check it ---------------------------------------
+
+
+@contextmanager
+def notifying(stack) -> Iterator[Receiver]:
+    """Every channel on, pointing at a fresh receiver, for the runs inside the block; all off again after."""
+    receiver = Receiver()
+    try:
+        stack.write_group_vars(**receiver.channel_vars())
+        yield receiver
+    finally:
+        receiver.close()
+        stack.write_group_vars(**{k: type(v)() for k, v in receiver.channel_vars().items()})
+
+
+def slack_texts(sent: dict) -> list[str]:
+    return [m["json"]["text"] for m in sent["slack"]]
+
+
+def slack_fields(message: dict) -> dict[str, str]:
+    """A Slack message's fields, label -> value ("*Stack state*\nauth-service v1.2.3 healthy, ...")."""
+    fields = [f["text"] for b in message["json"]["blocks"] if "fields" in b for f in b["fields"]]
+    return dict(f.lstrip("*").split("*\n", 1) for f in fields)
+
+
+def webhook_events(sent: dict) -> list[str]:
+    return [h["json"]["event"] for h in sent["webhook"]]
+
+
+def incident_of(sent: dict) -> str:
+    """The incident every channel was told about (the webhook carries it; the dedup key is made of it)."""
+    (incident,) = {h["json"]["incident"] for h in sent["webhook"]}
+    return incident
+
+
+def assert_started(sent: dict, project: str, procedure: str, to_version: str, from_version: str | None = None,
+                   minutes: int = 10) -> None:  # fmt: skip
+    """Slack: rollback in progress with the versions, the ETA from the procedure's budget and the lead; the
+    status page: an incident created, components in partial outage; the webhook: procedure and versions."""
+    started = slack_texts(sent)[0]
+    versions = f"{from_version} → {to_version}" if from_version else to_version
+    assert started.startswith(f"🚨 ROLLBACK IN PROGRESS on {project}: Procedure {procedure}, {versions}"), started
+    assert f"UTC (~{minutes} min). Led by: " in started and "ETA: " in started, started
+    assert slack_fields(sent["slack"][0])["Lead"]
+    create = sent["statuspage"][0]
+    assert (create["method"], create["path"]) == ("POST", "/sp/v1/pages/page1/incidents")
+    assert create["json"]["incident"]["status"] == "identified"
+    assert set(create["json"]["incident"]["components"].values()) == {"partial_outage"}
+    hook = sent["webhook"][0]["json"]
+    assert (hook["event"], hook["procedure"], hook["to_version"]) == ("started", procedure, to_version)
+    if from_version:
+        assert hook["from_version"] == from_version
+
+
+def assert_completed(sent: dict, project: str, procedure: str, to_version: str,
+                     from_version: str | None = None) -> None:  # fmt: skip
+    """Slack: complete with the version rolled back to; the status page: the incident created at the start
+    resolved, components operational; PagerDuty: the incident's alert resolved; the webhook: the versions."""
+    incident = incident_of(sent)
+    done = slack_texts(sent)[-1]
+    assert done.startswith(f"✅ ROLLBACK COMPLETE on {project}. Services restored. Current version: {to_version}"), done
+    assert not [t for t in slack_texts(sent) if "ESCALATION" in t or "FAILED" in t], slack_texts(sent)
+    create, resolve = sent["statuspage"][0], sent["statuspage"][-1]
+    assert incident in create["json"]["incident"]["name"]
+    created = create["path"]  # the receiver answers the first POST of a run with spinc1
+    assert (resolve["method"], resolve["path"]) == ("PATCH", created + "/spinc1")
+    assert resolve["json"]["incident"]["status"] == "resolved"
+    assert set(resolve["json"]["incident"]["components"].values()) == {"operational"}
+    assert [p["json"]["event_action"] for p in sent["pagerduty"]] == ["resolve"]
+    assert sent["pagerduty"][0]["json"]["dedup_key"] == f"runbook-rollback-{incident}"
+    hook = sent["webhook"][-1]["json"]
+    assert (hook["event"], hook["procedure"], hook["to_version"]) == ("completed", procedure, to_version)
+    if from_version:
+        assert hook["from_version"] == from_version
+    assert webhook_events(sent) == ["started", "completed"]
+
+
+def assert_failed(sent: dict, project: str, procedure: str, to_version: str, runs_now: str) -> None:
+    """Slack: failed, saying what runs now, then an automatic escalation to level 2 (DevOps lead); the status
+    page: the incident still open, major outage; PagerDuty: triggered and escalated under the incident's key."""
+    incident = incident_of(sent)
+    texts = slack_texts(sent)
+    (failed,) = [t for t in texts if "ROLLBACK FAILED" in t]
+    assert failed.startswith(f"❌ ROLLBACK FAILED on {project}: Procedure {procedure}, "), failed
+    assert f"→ {to_version}" in failed, failed
+    message = next(m for m in sent["slack"] if "ROLLBACK FAILED" in m["json"]["text"])
+    assert runs_now in slack_fields(message)["Stack state"], slack_fields(message)
+    (escalation,) = [t for t in texts if "ESCALATION" in t]
+    assert f"ESCALATION on {project} to level 2 (DevOps lead): the rollback failed" in escalation, escalation
+    assert "ROLLBACK COMPLETE" not in " ".join(texts)
+    last = sent["statuspage"][-1]["json"]["incident"]
+    assert last["status"] == "investigating" and set(last["components"].values()) == {"major_outage"}
+    assert [(p["json"]["event_action"], p["json"]["dedup_key"]) for p in sent["pagerduty"]] == [
+        ("trigger", f"runbook-rollback-{incident}")] * 2  # fmt: skip
+    assert sent["pagerduty"][1]["json"]["payload"]["custom_details"]["contacts"] == ["@devops-lead"]
+    assert webhook_events(sent) == ["started", "failed", "escalation"]
+    assert sent["webhook"][-1]["json"]["escalation"]["level"] == 2
+
+
+def assert_no_secret(output: str, *dirs: Path) -> int:
+    """No URL token, API key or routing key in the run's output nor in any file under ``dirs`` (state,
+    incident reports, timelines); returns how many files were read."""
+    for secret in SECRETS:
+        assert secret not in output, "a secret is in the run's output"
+    read = 0
+    for top in dirs:
+        for path in Path(top).rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                data = path.read_bytes()
+                read += 1
+                for secret in SECRETS:
+                    assert secret.encode() not in data, f"a secret is in {path}"
+    return read

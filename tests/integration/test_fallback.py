@@ -7,6 +7,8 @@ of its chat requests fail, and v1.2.5, whose billing service never starts.
 
 from __future__ import annotations
 
+from receiver import assert_failed, assert_no_secret, assert_started, by_channel, notifying
+
 LATER_STAGES = ("analytics-service", "email-worker", "api-gateway", "frontend")
 
 
@@ -60,7 +62,9 @@ def test_broken_target_falls_back_to_the_release_before_it(stack):
 
 
 def test_without_fallback_the_run_fails_with_what_was_tried_and_the_stack_state(stack):
-    run = stack.playbook("procedure_a", version="v1.2.4", rollback_fallback_depth=0)
+    with notifying(stack) as receiver:
+        run = stack.playbook("procedure_a", version="v1.2.4", rollback_fallback_depth=0)
+        sent = by_channel(receiver.take())
     assert run.rc != 0
     assert "Procedure A failed: tried v1.2.4 (verification failed: " in run.output, run.output
     message = run.output.split("Procedure A failed: tried v1.2.4 (verification failed: ", 1)[1]
@@ -79,3 +83,8 @@ def test_without_fallback_the_run_fails_with_what_was_tried_and_the_stack_state(
     }
     assert all(info["state"] in ("healthy", "running") for info in services.values()), services
     assert not (stack.state_dir / "lock").exists()
+
+    # The team was told it failed, what runs now, and level 2 (the DevOps lead) was called on its own.
+    assert_started(sent, stack.project, "A", "v1.2.4", from_version="v1.2.3", minutes=10)
+    assert_failed(sent, stack.project, "A", "v1.2.4", runs_now="chat-service v1.2.4 healthy")
+    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0

@@ -6,6 +6,7 @@ stack tests, with every channel's URL pointing at a receiver in this process.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import tempfile
@@ -258,3 +259,97 @@ def test_no_channel_configured():
         shutil.rmtree(st.root, ignore_errors=True)
     assert run.rc == 0
     assert "notifications: no channel configured for started" in run.output
+
+
+def _ago(seconds: float) -> str:
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def long_incident(receiver):
+    """An incident that started two hours ago (its notify.json says so), notified over four runs."""
+    st = make_stack("rbnotifylong", **receiver.channel_vars())
+    state = st.state_dir / "incidents" / "INC-L" / "notify.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"incident": "INC-L", "started_at": _ago(2 * 3600 + 60), "escalated_level": 1}))
+    receiver.take()
+    runs, kept = {}, {}
+    steps = [
+        ("two hours down", dict(event="started", procedure="A", version="v1.2.3")),
+        ("same level again", dict(event="failed", procedure="A", version="v1.2.3", message="smoke: login 502")),
+        ("five hours down", dict(event="failed", message="still down", notify_incident_started_at=_ago(5 * 3600))),
+        ("completed", dict(event="completed", version="v1.2.3", verification="passed")),
+    ]
+    try:
+        for name, extra in steps:
+            run = st.playbook("notify", "-v", incident="INC-L", **extra)
+            runs[name] = (run, by_channel(receiver.take()))
+            kept[name] = state.read_text()
+        yield runs, kept
+    finally:
+        shutil.rmtree(st.root, ignore_errors=True)
+
+
+def test_an_incident_two_hours_old_escalates_to_level_3(long_incident):
+    runs, kept = long_incident
+    run, got = runs["two hours down"]
+    assert run.rc == 0
+    started, escalation = (m["json"]["text"] for m in got["slack"])
+    assert started.startswith("🚨 ROLLBACK IN PROGRESS on shop")
+    assert "ESCALATION on shop to level 3 (engineering manager): downtime 2h01m is over 1 hour" in escalation
+    (pd,) = got["pagerduty"]  # the escalation pages; the start alone would not
+    assert pd["json"]["payload"]["custom_details"]["escalation_level"] == 3
+    assert pd["json"]["dedup_key"] == "runbook-rollback-INC-L"
+    assert [h["json"]["event"] for h in got["webhook"]] == ["started", "escalation"]
+    state = json.loads(kept["two hours down"])
+    assert (state["incident"], state["escalated_level"], state["last_event"]) == ("INC-L", 3, "started")
+
+
+def test_a_later_run_at_the_same_level_does_not_escalate_again(long_incident):
+    runs, kept = long_incident
+    run, got = runs["same level again"]
+    assert run.rc == 0
+    # failed alone calls for level 2 and two hours down for 3: both reached already.
+    (failed,) = (m["json"]["text"] for m in got["slack"])
+    assert failed.startswith("❌ ROLLBACK FAILED on shop")
+    assert [p["json"]["payload"]["class"] for p in got["pagerduty"]] == ["rollback failed"]
+    assert [h["json"]["event"] for h in got["webhook"]] == ["failed"]
+    assert json.loads(kept["same level again"])["escalated_level"] == 3
+
+
+def test_started_at_five_hours_ago_escalates_to_level_4(long_incident):
+    runs, kept = long_incident
+    run, got = runs["five hours down"]
+    assert run.rc == 0
+    _, escalation = (m["json"]["text"] for m in got["slack"])
+    assert "ESCALATION on shop to level 4 (CTO): " in escalation and "is over 4 hours" in escalation
+    assert "cto@example.com" in json.dumps(got["slack"][1]["json"]["blocks"])
+    escalated = got["pagerduty"][-1]["json"]
+    assert (escalated["payload"]["severity"], escalated["payload"]["custom_details"]["escalation_level"]) == (
+        "critical", 4)  # fmt: skip
+    assert got["statuspage"] and all(s["json"]["incident"]["status"] != "resolved" for s in got["statuspage"])
+    state = json.loads(kept["five hours down"])
+    assert state["escalated_level"] == 4
+    assert state["started_at"] <= _ago(5 * 3600 - 60)  # the earlier start is kept from now on
+
+
+def test_completed_ends_the_downtime_without_escalating(long_incident):
+    runs, kept = long_incident
+    run, got = runs["completed"]
+    assert run.rc == 0
+    (done,) = (m["json"]["text"] for m in got["slack"])
+    assert "ROLLBACK COMPLETE on shop" in done
+    (pd,) = got["pagerduty"]
+    assert pd["json"]["event_action"] == "resolve"
+    state = json.loads(kept["completed"])
+    assert (state["escalated_level"], state["last_event"]) == (4, "completed")
+
+
+def test_the_incident_state_holds_no_secret(long_incident):
+    _, kept = long_incident
+    for text in kept.values():
+        assert set(json.loads(text)) == {"incident", "started_at", "escalated_level", "last_event", "updated_at"}
+        assert "http" not in text
+        for secret in SECRETS:
+            assert secret not in text

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from receiver import assert_completed, assert_no_secret, assert_started, by_channel, notifying
 
 DATA_SERVICES = ("postgres", "redis")
 
@@ -37,7 +38,9 @@ def test_broken_release_fails_verification(stack):
 
 def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
     before = stack.containers()
-    run = stack.playbook("procedure_a", version="v1.2.3")
+    with notifying(stack) as receiver:
+        run = stack.playbook("procedure_a", version="v1.2.3")
+        sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     after = stack.containers()
 
@@ -54,6 +57,11 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
         "v1.2.3", "rollback", "verified", "v1.2.4"
     )
     assert "PASS  smoke" in run.output
+
+    # The team was told: in progress (ETA from A's 10 minutes, the lead), then complete on v1.2.3.
+    assert_started(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", minutes=10)
+    assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4")
+    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
 
 
 def test_procedure_a_again_changes_nothing(stack):

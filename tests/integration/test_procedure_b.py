@@ -14,6 +14,7 @@ import shutil
 import urllib.request
 
 import pytest
+from receiver import assert_completed, assert_no_secret, assert_started, by_channel, incident_of, notifying
 
 TABLES = ("users", "chats", "messages", "subscriptions")
 KNOWN_USER = {"email": "known.user@example.test", "password": "Known-user-pass-1"}
@@ -173,8 +174,15 @@ def test_restore_without_a_backup_named_is_refused(broken, stack):
 
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
     postgres_before = stack.containers()["postgres"]
-    run = stack.playbook("procedure_b", incident="inc-b")
+    with notifying(stack) as receiver:
+        run = stack.playbook("procedure_b", incident="inc-b")
+        sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
+    # The team was told: in progress (ETA from B's 20 minutes, the lead), then complete on v1.2.3.
+    assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
+    assert_completed(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0")
+    assert incident_of(sent) == "inc-b"
+    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
     # The verification's smoke flows add one user, chat, message and subscription after the check
     # that every key table held exactly the backup's rows.
     assert counts(stack) == {t: n + 1 for t, n in broken["row_counts"].items()}

@@ -5,10 +5,12 @@ The tests share one stack and run in file order."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
 import yaml
+from receiver import assert_completed, assert_no_secret, assert_started, by_channel, incident_of, notifying
 
 BILLING = "billing-service"
 OLD_IMAGE = "mysaas/billing-service:v1.2.3"
@@ -107,7 +109,9 @@ def test_two_failing_services_are_refused_with_nothing_restarted(stack):
 def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     before = stack.containers()
     history = stack.history()
-    run = stack.playbook("procedure_c", incident="inc-c1")
+    with notifying(stack) as receiver:
+        run = stack.playbook("procedure_c", incident="inc-c1")
+        sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     assert f"failing: {BILLING} (restarting)" in run.output or f"failing: {BILLING} (exited" in run.output
 
@@ -131,6 +135,16 @@ def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     incident = stack.state_dir / "incidents" / "inc-c1"
     assert (incident / f"{BILLING}-v1.2.5.log").stat().st_size > 0, "the broken container's log was not kept"
     assert (incident / f"{BILLING}-v1.2.3.log").exists()
+
+    # The team was told: billing-service back to v1.2.3 (ETA from C's 5 minutes, the lead), then complete,
+    # saying which service runs which release.
+    assert_started(sent, stack.project, "C", "v1.2.3", from_version="v1.2.5", minutes=5)
+    assert f"{BILLING} (" in sent["slack"][0]["json"]["text"] and "back to v1.2.3" in sent["slack"][0]["json"]["text"]
+    assert_completed(sent, stack.project, "C", "v1.2.3", from_version="v1.2.5")
+    assert incident_of(sent) == "inc-c1"
+    completed = json.dumps(sent["slack"][-1]["json"], ensure_ascii=False)
+    assert f"{BILLING} runs v1.2.3; the rest stays on v1.2.5" in completed
+    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
 
 
 def test_mixed_state_is_not_a_known_good_release(stack):

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.rollback.plugins.filter.escalation import FilterModule
-from ansible_collections.runbook.rollback.plugins.module_utils.escalation import escalation, escalation_level_entry
+from ansible_collections.runbook.rollback.plugins.module_utils.escalation import (
+    STATE_KEYS,
+    escalation,
+    escalation_level_entry,
+    incident_clock,
+    incident_record,
+    parse_time,
+)
 
 FILTERS = FilterModule().filters()
 
@@ -85,3 +95,98 @@ def test_entry(level, expected):
 def test_entry_refuses(levels, level):
     with pytest.raises(AnsibleFilterError):
         FILTERS["escalation_entry"](levels, level)
+
+
+# --- The incident's clock, kept across runs (notify.json) ---------------------------------------------------
+NOW = 1795922400.0  # 2026-11-29T03:20:00Z
+HOUR = 3600
+
+
+def iso(epoch):
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-11-29T03:20:00Z", NOW),
+        ("2026-11-29T03:20:00z", NOW),
+        ("2026-11-29T05:20:00+02:00", NOW),
+        ("2026-11-29T03:20:00", NOW),  # no offset: UTC
+        ("2026-11-29 03:20:00.000+00:00", NOW),
+        ("", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_parse_time(value, expected):
+    assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("value", ["yesterday", "29/11/2026 03:20", "1795917600", "2026-13-01T00:00:00Z"])
+def test_parse_time_refuses(value):
+    with pytest.raises(ValueError, match="not an ISO 8601 time"):
+        parse_time(value)
+
+
+# (kept state, started_at, event) -> (start, downtime, level already reached)
+CLOCKS = {
+    "first notification starts the incident": ("", "", "started", NOW, 0, 1),
+    "damaged state counts as none": ("{not json", "", "failed", NOW, 0, 1),
+    "state that is not a dict": ("[1, 2]", "", "failed", NOW, 0, 1),
+    "kept start, still impaired": (json.dumps({"started_at": iso(NOW - 2 * HOUR), "escalated_level": 3}), "",
+                                   "failed", NOW - 2 * HOUR, 2 * HOUR, 3),
+    "kept start as a dict": ({"started_at": iso(NOW - 70 * 60), "escalated_level": "2"}, None, "escalation",
+                             NOW - 70 * 60, 70 * 60, 2),
+    "completed: no more downtime": (json.dumps({"started_at": iso(NOW - 2 * HOUR)}), "", "completed",
+                                    NOW - 2 * HOUR, 0, 1),
+    "started_at earlier than the kept start wins": (json.dumps({"started_at": iso(NOW - HOUR)}), iso(NOW - 5 * HOUR),
+                                                    "shutdown", NOW - 5 * HOUR, 5 * HOUR, 1),
+    "started_at later than the kept start is ignored": (json.dumps({"started_at": iso(NOW - 5 * HOUR)}),
+                                                        iso(NOW - HOUR), "started", NOW - 5 * HOUR, 5 * HOUR, 1),
+    "started_at in the future is ignored": ("", iso(NOW + HOUR), "failed", NOW, 0, 1),
+    "a kept start that is damaged is replaced": (json.dumps({"started_at": "soon", "escalated_level": 9}), "",
+                                                 "failed", NOW, 0, 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("state, started_at, event, start, downtime, level", CLOCKS.values(), ids=list(CLOCKS))
+def test_incident_clock(state, started_at, event, start, downtime, level):
+    clock = incident_clock(state, NOW, started_at, event)
+    assert clock == {"started_at": iso(start), "started_epoch": start, "downtime_seconds": downtime,
+                     "escalated_level": level}  # fmt: skip
+    assert FILTERS["incident_clock"](state, str(NOW), started_at, event) == clock
+
+
+def test_the_kept_clock_escalates_as_the_downtime_grows():
+    kept = json.dumps({"started_at": iso(NOW - 2 * HOUR), "escalated_level": 2})
+    clock = incident_clock(kept, NOW, "", "failed")
+    assert escalation(failed=True, downtime_seconds=clock["downtime_seconds"])["level"] == 3
+    clock = incident_clock(kept, NOW, iso(NOW - 5 * HOUR), "started")
+    assert escalation(downtime_seconds=clock["downtime_seconds"])["level"] == 4
+    clock = incident_clock(kept, NOW, iso(NOW - 5 * HOUR), "completed")
+    assert escalation(downtime_seconds=clock["downtime_seconds"])["level"] == 1
+
+
+def test_incident_clock_filter_refuses_a_bad_start():
+    with pytest.raises(AnsibleFilterError, match="incident_clock: 'an hour ago' is not an ISO 8601 time"):
+        FILTERS["incident_clock"]("", NOW, "an hour ago", "failed")
+
+
+@pytest.mark.parametrize(
+    "kept_level, reached, expected",
+    [(1, 1, 1), (1, 3, 3), (3, 2, 3), (2, "4", 4), (3, None, 3)],
+)
+def test_incident_record_keeps_the_highest_level_and_nothing_else(kept_level, reached, expected):
+    clock = incident_clock(json.dumps({"started_at": iso(NOW - HOUR), "escalated_level": kept_level,
+                                       "webhook_url": "https://hooks.example/secret"}), NOW, "", "failed")  # fmt: skip
+    record = incident_record(clock, "INC-7", "failed", NOW, reached)
+    assert record == {"incident": "INC-7", "started_at": iso(NOW - HOUR), "escalated_level": expected,
+                      "last_event": "failed", "updated_at": iso(NOW)}  # fmt: skip
+    assert tuple(record) == STATE_KEYS
+    assert FILTERS["incident_record"](clock, "INC-7", "failed", NOW, reached) == record
+
+
+def test_incident_record_filter_wants_a_clock():
+    with pytest.raises(AnsibleFilterError, match="what incident_clock returned"):
+        FILTERS["incident_record"]({}, "INC-7", "failed", NOW)
