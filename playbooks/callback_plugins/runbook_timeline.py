@@ -22,6 +22,7 @@ extends_documentation_fragment:
 """
 
 from ansible import constants as C
+
 from ansible_collections.runbook.rollback.plugins.callback.timeline import CallbackModule as TimelineCallback
 
 ENABLED_NAMES = ("runbook.rollback.timeline",)
