@@ -9,6 +9,8 @@ notify_webhook.yml, notify_delivery.yml, notify_line.yml and notify_incident_id.
 
 from __future__ import annotations
 
+import datetime
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.rollback.plugins.module_utils import notify
@@ -31,11 +33,13 @@ def notify_statuspage(ctx, component_ids=(), component_states=None, create=True)
 
 
 def notify_delivery(result, channel, event, note=""):
-    # A report must never fail a rollback: whatever the result, this returns an entry.
+    # A report must never fail a rollback: whatever the result, this returns an entry. The filter runs right
+    # after the call, so its time is the time of the notification (the report's checklist shows it).
+    at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        return notify.delivery(channel, event, result, note=note)
+        return dict(notify.delivery(channel, event, result, note=note), at=at)
     except Exception:  # the entry says what little is known instead
-        return {"channel": channel, "event": event, "ok": False, "status": -1, "error": "unreadable result"}
+        return {"channel": channel, "event": event, "ok": False, "status": -1, "error": "unreadable result", "at": at}
 
 
 class FilterModule:

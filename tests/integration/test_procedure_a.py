@@ -99,17 +99,24 @@ def assert_refused(stack, before, run, message):
 
 def test_missing_tag_is_refused_with_nothing_restarted(broken_stack):
     before = broken_stack.containers()
-    run = broken_stack.playbook("procedure_a", version="v9.9.9")
+    run = broken_stack.playbook("procedure_a", version="v9.9.9", incident="inc-missing-tag")
     assert_refused(broken_stack, before, run, "tag v9.9.9 not found")
+    # Refused once the lock was taken: the attempt is on record, failed, with nothing stopped.
+    report = json.loads((broken_stack.state_dir / "incidents" / "inc-missing-tag" / "report.json").read_text())
+    assert report["status"] == "failed" and "tag v9.9.9 not found" in report["reason"]
+    assert report["downtime"] == {"seconds": 0.0, "from": None, "to": None, "ongoing": False,
+                                  "basis": "no service was stopped by this run"}  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", ["1.2.3", "v1.2", "latest", "v1.2.3;touch {marker}", "v1.2.3 --force"])
 def test_malformed_version_is_refused_with_nothing_restarted(broken_stack, bad, tmp_path):
     marker = tmp_path / "injected"
     before = broken_stack.containers()
-    run = broken_stack.playbook("procedure_a", version=bad.format(marker=marker))
+    run = broken_stack.playbook("procedure_a", version=bad.format(marker=marker), incident="inc-bad-input")
     assert_refused(broken_stack, before, run, "invalid version")
     assert not marker.exists()
+    # Refused at its input: not even an incident report is left behind.
+    assert not (broken_stack.state_dir / "incidents" / "inc-bad-input").exists()
 
 
 def test_shell_metacharacters_on_the_command_line_are_refused(broken_stack, tmp_path):
