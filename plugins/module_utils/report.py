@@ -310,6 +310,8 @@ def _sent(notifications, event, channel=None):
         n for n in notifications or [] if n.get("event") == event and (channel is None or n.get("channel") == channel)
     ]
     if not tried:
+        if any(n.get("channel") == channel or channel is None for n in notifications or []):
+            return OPEN, "not sent by this run"
         return OPEN, "no channel configured" if channel is None else "%s not configured" % channel
     ok = [n for n in tried if n.get("ok")]
     if ok:

@@ -7,6 +7,8 @@ of its chat requests fail, and v1.2.5, whose billing service never starts.
 
 from __future__ import annotations
 
+import json
+
 from receiver import assert_failed, assert_no_secret, assert_started, by_channel, notifying
 
 LATER_STAGES = ("analytics-service", "email-worker", "api-gateway", "frontend")
@@ -88,3 +90,18 @@ def test_without_fallback_the_run_fails_with_what_was_tried_and_the_stack_state(
     assert_started(sent, stack.project, "A", "v1.2.4", from_version="v1.2.3", minutes=10)
     assert_failed(sent, stack.project, "A", "v1.2.4", runs_now="chat-service v1.2.4 healthy")
     assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+
+    # The report says it failed, on which step, that the stack was left changed, and what is left to do.
+    path = max((stack.state_dir / "incidents").glob("run-*/report.json"), key=lambda p: p.stat().st_mtime)
+    report = json.loads(path.read_text())
+    assert (report["procedure"], report["status"], report["to_version"]) == ("A", "failed", "v1.2.4")
+    assert "rollback_fallback_depth is 0" in report["reason"]
+    assert {s["name"]: s["status"] for s in report["steps"]}["verify"] == "failed"
+    assert report["downtime"]["ongoing"] is True and report["downtime"]["seconds"] > 0
+    items = {i["item"]: i for c in report["checklists"] for i in c["items"]}
+    flows = items["Critical user flows tested"]
+    assert flows["state"] == "failed" and "smoke" in flows["note"]
+    assert (items["Team notified of completion"]["state"], items["Team notified of completion"]["note"]) == (
+        "open", "not sent by this run")
+    assert any(n["event"] == "escalation" and n["ok"] for n in report["notifications"])
+    assert report["follow_ups"][0].startswith("The run failed: ")
