@@ -540,14 +540,19 @@ def build_report(record, timeline, controller=None):
     status = "failed" if record.get("result") == "failed" or timeline.get("status") == "failed" else "ok"
     budgets = step_budgets(letter)
     steps = []
-    culprit = None
-    if status == "failed" and not any(s.get("status") == "failed" for s in timeline.get("steps") or []):
-        # The procedure's rescue turned the failure into its own: the step that failed is the last one in
-        # which a failure was rescued.
-        rescued = [s for s in timeline.get("steps") or [] if s.get("rescued")]
+    raw = timeline.get("steps") or []
+    failed = set()
+    if (record.get("verification") or {}).get("passed") is False and any(s["name"] == "verify" for s in raw):
+        # Verification ran to its end and found the release broken: that step's outcome is a failure.
+        failed.add("verify")
+    frame = [s for s in raw if not s["name"].startswith("procedure_")]
+    if status == "failed" and not failed and not any(s.get("status") == "failed" for s in frame):
+        # The procedure's rescue turned the failure into its own (its frame failed): the step that failed
+        # is the last one in which a failure was rescued.
+        rescued = [s for s in frame if s.get("rescued")]
         if rescued:
-            culprit = max(rescued, key=lambda s: parse_iso(s.get("ended_at")) or 0)["name"]
-    tsteps = [dict(s, status="failed") if s["name"] == culprit else s for s in timeline.get("steps") or []]
+            failed.add(max(rescued, key=lambda s: parse_iso(s.get("ended_at")) or 0)["name"])
+    tsteps = [dict(s, status="failed") if s["name"] in failed else s for s in raw]
     for s in tsteps:
         label, budget = budgets.get(s["name"], (None, None))
         st = parse_iso(s.get("started_at"))

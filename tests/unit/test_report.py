@@ -250,3 +250,17 @@ def test_preflight_entered_through_its_tasks_files_counts_towards_step_1():
     assert [(r["label"], r["steps"], r["duration"]) for r in rows] == [
         ("Step 1: identify the failed service", ["single_service", "preflight_lock", "preflight_release"], 15.0)
     ]
+
+
+def test_a_verification_that_found_the_release_broken_is_a_failed_verify_step():
+    steps = [step("procedure_a", 0, 320, "failed"), *A_STEPS[:5], step("verify", 263, 300)]
+    record = dict(RECORD, result="failed", verification={"passed": False, "problems": ["smoke: 3/5"], "checks": []})
+    report = rpt.build_report(record, timeline(*steps, status="failed"))
+    statuses = {s["name"]: s["status"] for s in report["steps"]}
+    assert (statuses["verify"], statuses["staged_restart"]) == ("failed", "ok")
+
+
+def test_the_procedure_frame_failing_does_not_hide_the_step_whose_failure_it_took_over():
+    steps = [step("procedure_a", 0, 320, "failed"), *A_STEPS[:4], step("staged_restart", 63, 263, rescued=1)]
+    report = rpt.build_report(dict(RECORD, result="failed"), timeline(*steps, status="failed"))
+    assert {s["name"]: s["status"] for s in report["steps"]}["staged_restart"] == "failed"
