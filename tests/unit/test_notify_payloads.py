@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -209,7 +210,11 @@ def test_context_refuses(raw):
     ],
 )  # fmt: skip
 def test_delivery_keeps_no_url_or_secret(result, ok, status, error):
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     entry = FILTERS["notify_delivery"](result, "slack", "failed")
+    # The time of the call, for the report's checklist (when the team was told).
+    at = datetime.datetime.strptime(entry.pop("at"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert before <= at <= datetime.datetime.now(datetime.timezone.utc)
     assert entry == {"channel": "slack", "event": "failed", "ok": ok, "status": status, "error": error}
     assert "SECRET" not in json.dumps(entry)
 
