@@ -18,6 +18,8 @@ import html
 import math
 import re
 
+from ansible_collections.runbook.rollback.plugins.module_utils.report import duration_text
+
 STATUS_CLASSES = ("ok", "failed", "skipped")
 CHECK_STATES = {
     "done": ("\u2713 done", "state-done"),
@@ -148,15 +150,7 @@ def _when(value) -> str:
 
 def _duration(seconds) -> str:
     seconds = _num(seconds)
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return "%.1f s" % seconds
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return "%d min %02d s" % (minutes, rest)
-    hours, minutes = divmod(minutes, 60)
-    return "%d h %02d min" % (hours, minutes)
+    return "" if seconds is None else duration_text(seconds)
 
 
 def _short(seconds) -> str:
