@@ -30,7 +30,7 @@ unit: setup
 	pytest -q tests/unit
 
 integration: setup
-	pytest -q -x tests/integration
+	pytest -q -x --durations=10 tests/integration
 
 # reset first: molecule keeps "already prepared" in a state file keyed on the checkout's path, and
 # would skip the drill's prepare on the next run from the same path.
