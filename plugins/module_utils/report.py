@@ -141,9 +141,11 @@ def duration_text(seconds):
     return "%d h %02d min" % (hours, minutes)
 
 
-def _estimate(seconds):
-    seconds = int(seconds)
-    return "%d min" % (seconds // 60) if seconds >= 60 and seconds % 60 == 0 else "%d s" % seconds
+def estimate_text(seconds):
+    """A time estimate's bound: whole minutes as minutes, the rest in seconds (30 s, 2 min, 7.5 s)."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return "%d min" % (seconds // 60)
+    return ("%d s" % seconds) if seconds == int(seconds) else ("%.1f s" % seconds)
 
 
 def budget_text(budget):
@@ -152,10 +154,10 @@ def budget_text(budget):
         return "-"
     low, high = budget["low"], budget["high"]
     if low == high:
-        return _estimate(high)
+        return estimate_text(high)
     if low % 60 == 0 and high % 60 == 0:
         return "%d-%d min" % (low // 60, high // 60)
-    return "%s-%s" % (_estimate(low), _estimate(high))
+    return "%s-%s" % (estimate_text(low), estimate_text(high))
 
 
 def procedure_of(letter):

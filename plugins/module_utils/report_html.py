@@ -16,9 +16,12 @@ from __future__ import annotations
 import datetime
 import html
 import math
-import re
 
-from ansible_collections.runbook.rollback.plugins.module_utils.report import duration_text
+from ansible_collections.runbook.rollback.plugins.module_utils.report import (
+    duration_text,
+    estimate_text,
+    parse_iso,
+)
 
 STATUS_CLASSES = ("ok", "failed", "skipped")
 CHECK_STATES = {
@@ -85,8 +88,6 @@ svg .marker-restored { stroke: #1c7c3a; stroke-width: 2; stroke-dasharray: 6 3; 
 .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }
 """
 
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
-
 
 def _e(value) -> str:
     """The text of a value, escaped for HTML text and attributes; None is empty."""
@@ -112,27 +113,8 @@ def _list(value) -> list:
 
 
 def _epoch(value):
-    """Epoch seconds of an ISO 8601 time such as 2026-11-29T04:00:00.00Z (naive means UTC), or None.
-
-    Parsed by hand: Python before 3.11 refuses the trailing Z and two-digit fractions."""
-    if not isinstance(value, str):
-        return None
-    m = _ISO.match(value.strip())
-    if not m:
-        return None
-    year, month, day, hour, minute = (int(m.group(i)) for i in range(1, 6))
-    second = int(m.group(6) or 0)
-    fraction = float("0." + m.group(7)) if m.group(7) else 0.0
-    try:
-        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
-    zone = m.group(8)
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        moment -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment.timestamp() + fraction
+    """Epoch seconds of an ISO 8601 time (naive means UTC), or None for anything else."""
+    return parse_iso(value) if isinstance(value, str) else None
 
 
 def _clock(epoch, with_date=False) -> str:
@@ -153,13 +135,6 @@ def _duration(seconds) -> str:
     return "" if seconds is None else duration_text(seconds)
 
 
-def _short(seconds) -> str:
-    """A budget bound: whole minutes as minutes, the rest in seconds."""
-    if seconds >= 60 and seconds % 60 == 0:
-        return "%d min" % (seconds // 60)
-    return ("%d s" % seconds) if seconds == int(seconds) else ("%.1f s" % seconds)
-
-
 def _budget_high(budget):
     budget = _dict(budget)
     high = _num(budget.get("high"))
@@ -172,8 +147,8 @@ def _budget_text(budget) -> str:
     if low is None and high is None:
         return ""
     if low is None or high is None or low == high:
-        return _short(high if high is not None else low)
-    return "%s\u2013%s" % (_short(low), _short(high))
+        return estimate_text(high if high is not None else low)
+    return "%s\u2013%s" % (estimate_text(low), estimate_text(high))
 
 
 def _tick_step(span, max_ticks=10):
@@ -290,11 +265,11 @@ def _timeline_svg(report) -> str:
         x = _fmt(x0 + bound * scale)
         out.append(
             '<line class="procedure-budget" x1="%s" y1="%d" x2="%s" y2="%d"><title>procedure budget, %s: %s</title>'
-            "</line>" % (x, TIMELINE_TOP - 6, x, bottom, key, _e(_short(bound)))
+            "</line>" % (x, TIMELINE_TOP - 6, x, bottom, key, _e(estimate_text(bound)))
         )
         out.append(
             '<text class="tick-label" x="%s" y="%d" text-anchor="middle">%s %s</text>'
-            % (x, bottom + 30, "budget" if key == "high" else "low", _e(_short(bound)))
+            % (x, bottom + 30, "budget" if key == "high" else "low", _e(estimate_text(bound)))
         )
 
     for i, row in enumerate(rows):
