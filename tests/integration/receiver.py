@@ -205,16 +205,20 @@ def assert_completed(sent: dict, project: str, procedure: str, to_version: str,
     assert webhook_events(sent) == ["started", "completed"]
 
 
-def assert_failed(sent: dict, project: str, procedure: str, to_version: str, runs_now: str) -> None:
-    """Slack: failed, saying what runs now, then an automatic escalation to level 2 (DevOps lead); the status
-    page: the incident still open, major outage; PagerDuty: triggered and escalated under the incident's key."""
+def assert_failed(
+    sent: dict, project: str, procedure: str, to_version: str, runs_now: str = "", says: str = ""
+) -> None:
+    """Slack: failed, saying what runs now (a failure after the stack changed) and ``says``, then an automatic
+    escalation to level 2 (DevOps lead); the status page: the incident still open, major outage; PagerDuty:
+    triggered and escalated under the incident's key."""
     incident = incident_of(sent)
     texts = slack_texts(sent)
     (failed,) = [t for t in texts if "ROLLBACK FAILED" in t]
     assert failed.startswith(f"❌ ROLLBACK FAILED on {project}: Procedure {procedure}, "), failed
-    assert f"→ {to_version}" in failed, failed
+    assert f"→ {to_version}" in failed and says in failed, failed
     message = next(m for m in sent["slack"] if "ROLLBACK FAILED" in m["json"]["text"])
-    assert runs_now in slack_fields(message)["Stack state"], slack_fields(message)
+    if runs_now:
+        assert runs_now in slack_fields(message)["Stack state"], slack_fields(message)
     (escalation,) = [t for t in texts if "ESCALATION" in t]
     assert f"ESCALATION on {project} to level 2 (DevOps lead): the rollback failed" in escalation, escalation
     assert "ROLLBACK COMPLETE" not in " ".join(texts)

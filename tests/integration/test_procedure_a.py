@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from receiver import assert_completed, assert_no_secret, assert_started, by_channel, notifying
+from reports import assert_report
 
 DATA_SERVICES = ("postgres", "redis")
 
@@ -39,7 +40,7 @@ def test_broken_release_fails_verification(stack):
 def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
     before = stack.containers()
     with notifying(stack) as receiver:
-        run = stack.playbook("procedure_a", version="v1.2.3")
+        run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a")
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     after = stack.containers()
@@ -62,6 +63,10 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
     assert_started(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", minutes=10)
     assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4")
     assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    # The incident report: the runbook's five steps against their budgets, v1.2.4 -> v1.2.3.
+    report = assert_report(stack.state_dir, "inc-a", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))
+    assert (report["from_version"], report["to_version"]) == ("v1.2.4", "v1.2.3")
+    assert "RUNBOOK STEPS AGAINST BUDGET (Procedure A: Code rollback)" in run.output
 
 
 def test_procedure_a_again_changes_nothing(stack):

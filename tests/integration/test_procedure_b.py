@@ -14,7 +14,16 @@ import shutil
 import urllib.request
 
 import pytest
-from receiver import assert_completed, assert_no_secret, assert_started, by_channel, incident_of, notifying
+from receiver import (
+    assert_completed,
+    assert_failed,
+    assert_no_secret,
+    assert_started,
+    by_channel,
+    incident_of,
+    notifying,
+)
+from reports import assert_report
 
 TABLES = ("users", "chats", "messages", "subscriptions")
 KNOWN_USER = {"email": "known.user@example.test", "password": "Known-user-pass-1"}
@@ -148,13 +157,24 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
         backup = broken["id"]
         extra["restore_space_margin"] = 1e9
     containers, data = stack.containers(), counts(stack)
-    run = stack.playbook("procedure_b", backup=backup, **extra)
+    with notifying(stack) as receiver:
+        run = stack.playbook("procedure_b", backup=backup, **extra, incident=f"inc-b-{case}")
+        sent = by_channel(receiver.take())
     assert run.rc != 0
     fatal = [line for line in run.output.splitlines() if line.startswith("fatal: ") and "Procedure B failed" in line]
     assert fatal and expected in fatal[-1], run.output[-3000:]
     message = json.loads(fatal[-1].split("=> ", 1)[1])["msg"]
     assert "\n" not in message and "The production database saas_db is untouched" in message, message
     untouched(stack, containers, data)
+    if case in ("count-mismatch", "failing-restore"):
+        # The side restore had begun, after the team was told "in progress": it is told the rollback failed,
+        # with the production database untouched, and the lead is paged (level 2).
+        assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
+        assert_failed(sent, stack.project, "B", "v1.2.3", says="The production database saas_db is untouched")
+        assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    else:
+        # Refused while the backup was checked, before the rollback began: nobody was told or paged.
+        assert sent == by_channel([]), sent
 
 
 def test_restore_list_shows_date_version_size_and_counts(broken, stack):
@@ -183,6 +203,12 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     assert_completed(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0")
     assert incident_of(sent) == "inc-b"
     assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    report = assert_report(
+        stack.state_dir, "inc-b", "B", ("Step 1", "Step 2", "Steps 3-4", "Step 5", "Step 6", "Step 7")
+    )
+    # The report names the backup restored (the pre-deploy one) and the emergency backup taken first.
+    backups = {b["role"]: b for b in report["backups"]}
+    assert set(backups) == {"emergency backup", "restored"} and backups["restored"]["id"] == broken["id"], backups
     # The verification's smoke flows add one user, chat, message and subscription after the check
     # that every key table held exactly the backup's rows.
     assert counts(stack) == {t: n + 1 for t, n in broken["row_counts"].items()}

@@ -11,6 +11,7 @@ import time
 
 import yaml
 from receiver import assert_completed, assert_no_secret, assert_started, by_channel, incident_of, notifying
+from reports import assert_report
 
 BILLING = "billing-service"
 OLD_IMAGE = "mysaas/billing-service:v1.2.3"
@@ -145,6 +146,8 @@ def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     completed = json.dumps(sent["slack"][-1]["json"], ensure_ascii=False)
     assert f"{BILLING} runs v1.2.3; the rest stays on v1.2.5" in completed
     assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    report = assert_report(stack.state_dir, "inc-c1", "C", ("Step 1", "Step 2", "Step 3"))
+    assert report["service"] == BILLING
 
 
 def test_mixed_state_is_not_a_known_good_release(stack):
