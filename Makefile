@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Python output shows up as it happens in CI logs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup lint unit integration molecule test demo demo-down clean bench bench-restore
+.PHONY: help setup images lint unit integration molecule test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
@@ -19,34 +19,51 @@ help:
 	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
 	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
 
+# Each phase's time is printed when it ends and, when RUNBOOK_PHASES names a file, recorded there:
+# .ci/run prints every phase's time at the end of a run, pass or fail (scripts/phases.py).
+PHASE := python3 scripts/phases.py
+# pytest's JUnit files (each test's time) go to RUNBOOK_JUNIT when it is set, for the same table.
+junit = $(if $(RUNBOOK_JUNIT),--junitxml=$(RUNBOOK_JUNIT)/$(1).xml)
+DRILLS := procedure_b default procedure_c procedure_d
+
 setup:
+	@$(PHASE) start setup
 	@bash scripts/setup.sh
+	@$(PHASE) end setup
+
+# Every staging release's images, built once per run (cached: seconds when nothing changed) and shared
+# by every stack of the tests, the drills, the demo and the benchmarks.
+images: setup
+	@$(PHASE) start images
+	python demo/images.py
+	@$(PHASE) end images
 
 lint: setup
+	@$(PHASE) start lint
 	ansible-lint --profile production
 	ruff check .
+	@$(PHASE) end lint
 
 unit: setup
-	pytest -q tests/unit
+	@$(PHASE) start unit
+	pytest -q -n 2 $(call junit,unit) tests/unit
+	@$(PHASE) end unit
 
-integration: setup
-	pytest -q -x --durations=10 tests/integration
+# Two workers, a module per worker at a time, heaviest first (tests/integration/conftest.py).
+integration: images
+	@$(PHASE) start integration
+	pytest -q -x -n 2 --dist loadfile --durations=10 $(call junit,integration) tests/integration
+	@$(PHASE) end integration
 
-# reset first: molecule keeps "already prepared" in a state file keyed on the checkout's path, and
-# would skip the drill's prepare on the next run from the same path.
-molecule: setup
-	molecule reset --scenario-name default
-	molecule test --scenario-name default
-	molecule reset --scenario-name procedure_b
-	molecule test --scenario-name procedure_b
-	molecule reset --scenario-name procedure_c
-	molecule test --scenario-name procedure_c
-	molecule reset --scenario-name procedure_d
-	molecule test --scenario-name procedure_d
+# The drills two at a time, longest first; each drill's output printed whole when it ends.
+molecule: images
+	@$(PHASE) start molecule
+	python3 scripts/drills.py --lanes 2 $(DRILLS)
+	@$(PHASE) end molecule
 
 test: lint unit integration molecule
 
-demo: setup
+demo: images
 	python demo/run_demo.py
 
 demo-down:
@@ -57,11 +74,11 @@ clean: demo-down
 	rm -rf .demo .collections
 
 # Figures, not tests: downtime of Procedure A per stop mode, with traffic flowing.
-bench: setup
+bench: images
 	python bench/downtime.py
 
 # Figures, not tests: backup and restore of a large database against plain pg_dump/pg_restore, and
 # Procedure B's downtime on a small and a large database, with traffic flowing.
 SIZE_MB ?= 300
-bench-restore: setup
+bench-restore: images
 	python bench/restore.py --size-mb $(SIZE_MB)

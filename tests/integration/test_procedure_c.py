@@ -14,7 +14,11 @@ from receiver import assert_completed, assert_no_secret, assert_started, by_chan
 from reports import assert_report
 
 BILLING = "billing-service"
-OLD_IMAGE = "mysaas/billing-service:v1.2.3"
+# The release whose image test_procedure_c_rebuilds_a_pruned_image removes. Images are shared by every
+# stack of the run and modules run in parallel: no other test deploys v1.2.2, so removing its image
+# cannot pull it from under another stack's restart, nor can another stack rebuild it in between.
+PRUNED = "v1.2.2"
+PRUNED_IMAGE = f"mysaas/billing-service:{PRUNED}"
 
 
 def pins(stack) -> dict:
@@ -117,7 +121,7 @@ def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     assert f"failing: {BILLING} (restarting)" in run.output or f"failing: {BILLING} (exited" in run.output
 
     unchanged_but(before, stack.containers(), BILLING)
-    assert image_of(stack, BILLING) == OLD_IMAGE
+    assert image_of(stack, BILLING) == "mysaas/billing-service:v1.2.3"
     status, body = stack.get("/api/billing/health")
     assert (status, body.get("version")) == (200, "v1.2.3")
     assert stack.get("/api/chats/health")[1]["version"] == "v1.2.5"
@@ -173,16 +177,16 @@ def test_procedure_c_rebuilds_a_pruned_image(stack):
     assert stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20).rc != 0
     assert pins(stack) == {}
     assert image_of(stack, BILLING) == "mysaas/billing-service:v1.2.5"
-    # --force: untag it even where another stack still runs it, as a prune of old tags would.
-    subprocess.run(["docker", "image", "rm", "--force", OLD_IMAGE], check=True, capture_output=True)
+    # --force: untag it even where a stack still runs it, as a prune of old tags would.
+    subprocess.run(["docker", "image", "rm", "--force", PRUNED_IMAGE], check=True, capture_output=True)
 
     before = stack.containers()
-    run = stack.playbook("procedure_c", service=BILLING)
+    run = stack.playbook("procedure_c", service=BILLING, version=PRUNED)
     assert run.rc == 0, run.output
-    assert f"{OLD_IMAGE} is gone" in run.output
+    assert f"{PRUNED_IMAGE} is gone" in run.output
     unchanged_but(before, stack.containers(), BILLING)
-    assert stack.get("/api/billing/health")[1]["version"] == "v1.2.3"
-    assert stack.history()[-1]["pins"] == {BILLING: "v1.2.3"}
+    assert stack.get("/api/billing/health")[1]["version"] == PRUNED
+    assert stack.history()[-1]["pins"] == {BILLING: PRUNED}
 
 
 def test_a_whole_stack_rollback_ends_the_pin(stack):

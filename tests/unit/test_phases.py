@@ -1,0 +1,91 @@
+"""scripts/phases.py: the table `.ci/run` ends with, pass or fail, and the budget's warning line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "phases.py"
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="3">
+<testcase classname="tests.integration.test_procedure_b" name="test_restore" time="95.2"/>
+<testcase classname="tests.integration.test_assess" name="test_auto[a]" time="12.5"/>
+<testcase classname="tests.integration.test_backup" name="test_list" time="240.0"/>
+</testsuite></testsuites>
+"""
+
+
+def run(tmp_path, *args) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RUNBOOK_PHASES=str(tmp_path / "phases.tsv"))
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, check=True)
+
+
+def write(tmp_path, rows) -> None:
+    (tmp_path / "phases.tsv").write_text("".join(f"{name}\t{event}\t{at}\n" for name, event, at in rows))
+
+
+def budget(tmp_path, text) -> Path:
+    path = tmp_path / "budget"
+    path.write_text(text)
+    return path
+
+
+def test_start_and_end_are_recorded_and_the_end_says_how_long(tmp_path):
+    assert run(tmp_path, "start", "lint").stdout == ""
+    out = run(tmp_path, "end", "lint").stdout
+    assert out.startswith("==> lint took ") and out.endswith(" s\n")
+    events = [line.split("\t")[:2] for line in (tmp_path / "phases.tsv").read_text().splitlines()]
+    assert events == [["lint", "start"], ["lint", "end"]]
+
+
+def test_the_table_lists_each_phase_with_its_time_budget_and_state(tmp_path):
+    write(tmp_path, [("setup", "start", 1000), ("setup", "end", 1030), ("integration", "start", 1030),
+                     ("integration", "end", 2230), ("drill default", "start", 2230)])  # fmt: skip
+    (tmp_path / "junit").mkdir()
+    (tmp_path / "junit" / "integration.xml").write_text(JUNIT)
+    path = budget(tmp_path, "# seconds\nlimit 2100\nsetup 60\nintegration 1200\ndrill default 200\n")
+    out = run(tmp_path, "report", "--junit", str(tmp_path / "junit"), "--budget", str(path)).stdout
+    lines = out.splitlines()
+    assert any(line.split()[:4] == ["setup", "30", "s", "1"] and line.endswith("ok") for line in lines), out
+    assert any(line.split()[:5] == ["integration", "20", "min", "00", "s"] for line in lines), out
+    # The drill never ended: it is the one that failed or was running when the run stopped.
+    assert any(line.startswith("  drill default") and line.endswith("unfinished") for line in lines), out
+    slowest = out.split("THE TEN SLOWEST TESTS", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert [line.split()[-1] for line in slowest] == [
+        "test_backup::test_list", "test_procedure_b::test_restore", "test_assess::test_auto[a]"]  # fmt: skip
+    assert slowest[0].split()[:3] == ["4", "min", "00"]
+
+
+def test_over_the_limit_a_warning_names_the_phase_that_grew_most(tmp_path):
+    write(tmp_path, [("lint", "start", 0), ("lint", "end", 200), ("integration", "start", 200),
+                     ("integration", "end", 2000), ("drill b", "start", 2000), ("drill b", "end", 2400)])  # fmt: skip
+    path = budget(tmp_path, "limit 2100\nlint 180\nintegration 1200\ndrill b 380\n")
+    out = run(tmp_path, "report", "--budget", str(path)).stdout
+    warning = out.strip().splitlines()[-1]
+    assert warning.startswith("WARNING: this run took 40 min 00 s, over its budget of 35 min 00 s")
+    assert "the phase that grew most is integration (30 min 00 s, 10 min 00 s over its 20 min 00 s)" in warning
+
+
+def test_within_the_limit_there_is_no_warning(tmp_path):
+    write(tmp_path, [("unit", "start", 0), ("unit", "end", 60)])
+    out = run(tmp_path, "report", "--budget", str(budget(tmp_path, "limit 2100\nunit 30\n"))).stdout
+    assert "WARNING" not in out
+    assert "total" in out
+
+
+def test_a_report_without_any_record_still_prints_the_table(tmp_path):
+    out = run(tmp_path, "report").stdout
+    assert "PHASES OF THIS RUN" in out and "total" in out
+
+
+def test_the_total_is_the_runs_own_time_when_phases_overlap(tmp_path):
+    # Two drills side by side for 5 minutes each: the run took 5 minutes, not 10.
+    write(tmp_path, [("molecule", "start", 0), ("molecule b", "start", 0), ("molecule a", "start", 1),
+                     ("molecule a", "end", 299), ("molecule b", "end", 300), ("molecule", "end", 300)])  # fmt: skip
+    out = run(tmp_path, "report", "--budget", str(budget(tmp_path, "limit 400\n"))).stdout
+    (total,) = [line for line in out.splitlines() if line.strip().startswith("total")]
+    assert total.split()[1:4] == ["5", "min", "00"]
+    assert "WARNING" not in out
