@@ -8,13 +8,14 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Python output shows up as it happens in CI logs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup images lint unit integration molecule test demo demo-down clean bench bench-restore
+.PHONY: help setup images lint unit integration faults molecule test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
 	@echo "make test   - install what is missing, then lint and every test"
 	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
 	@echo "make lint   - ansible-lint (production profile) and ruff"
+	@echo "make faults - the fault matrix: every fault caused for real, and whether it was survived"
 	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
 	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
 	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
@@ -49,11 +50,16 @@ unit: setup
 	pytest -q -n 2 $(call junit,unit) tests/unit
 	@$(PHASE) end unit
 
-# Two workers, a module per worker at a time, heaviest first (tests/integration/conftest.py).
+# The integration and fault modules on two workers, a module per worker at a time, heaviest first
+# (tests/conftest.py); the run ends with the fault matrix.
 integration: images
 	@$(PHASE) start integration
-	pytest -q -x -n 2 --dist loadfile --durations=10 $(call junit,integration) tests/integration
+	pytest -q -x -n 2 --dist loadfile --durations=10 $(call junit,integration) tests/integration tests/faults
 	@$(PHASE) end integration
+
+# The fault matrix alone: the fault modules and the integration modules that hold fault tests.
+faults: images
+	pytest -q -n 2 --dist loadfile --fault-modules tests/integration tests/faults
 
 # The drills two at a time, longest first; each drill's output printed whole when it ends.
 molecule: images

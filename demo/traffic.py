@@ -8,7 +8,8 @@ Each worker registers its own user, then loops over realistic flows (login, list
 a chat, post and read messages, the odd checkout, health) at about --rate requests per second
 in total. It stops when the duration is over, the request cap is reached, or on SIGTERM/SIGINT,
 and always writes its figures: one JSON summary line on stdout, the full result (with every
-request) in --out.
+request, and every write the app accepted: the text of each chat and message answered 201) in --out.
+Chat titles and message bodies are unique, so a test can tell whether an accepted write was kept.
 
 A request fails when it gets no HTTP answer or a 5xx; 4xx answers are the client's business
 (an expired session, a chat lost to a migration) and the flow recovers from them.
@@ -44,6 +45,10 @@ FLOWS = {
     "checkout": 5,
     "health": 7,
 }
+
+
+# The flows that write, and the field whose (unique) text a test can look for afterwards.
+WRITES = {"create_chat": "title", "post_message": "body"}
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class Run:
         self.sent = 0
         self.samples: list[Sample] = []
         self.versions: list[str] = []
+        # (flow, text, wall time) of every write the app accepted (201).
+        self.writes: list[tuple[str, str, float]] = []
 
     def acquire_slot(self) -> bool:
         """Wait for this request's turn; False once the run is over (time, cap or signal)."""
@@ -193,6 +200,10 @@ class Run:
         with self.lock:
             self.samples.append(Sample(round(sent, 4), flow, status, round(latency, 2)))
 
+    def accepted(self, flow: str, text: str, sent: float) -> None:
+        with self.lock:
+            self.writes.append((flow, text, round(sent, 4)))
+
 
 class User:
     """One simulated user, driven by one worker thread."""
@@ -211,6 +222,8 @@ class User:
             return None
         status, payload, latency, sent = self.run.call(method, path, body, self.token if auth else None)
         self.run.record(flow, status, latency, sent)
+        if status == 201 and flow in WRITES:
+            self.run.accepted(flow, body[WRITES[flow]], sent)
         if status == 401 and auth:
             self.token = None  # session gone (redis restarted): log in again on the next flow
         return status, payload
@@ -234,7 +247,7 @@ class User:
         return self.rng.choice(self.chats) if self.chats else None
 
     def flow_create_chat(self) -> None:
-        result = self.request("create_chat", "POST", "/api/chats", {"title": f"chat {self.rng.randrange(10**6)}"})
+        result = self.request("create_chat", "POST", "/api/chats", {"title": f"chat {uuid.uuid4().hex[:16]}"})
         if result and result[0] == 201 and isinstance(result[1], dict):
             self.chats.append(result[1]["id"])
 
@@ -242,7 +255,7 @@ class User:
         chat = self.ensure_chat()
         if chat is not None:
             result = self.request("post_message", "POST", f"/api/chats/{chat}/messages",
-                                  {"body": f"hello {self.rng.randrange(10**6)}"})
+                                  {"body": f"hello {uuid.uuid4().hex[:16]}"})
             self.forget_missing_chat(result, chat)
 
     def flow_read_messages(self) -> None:
@@ -350,12 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     with run.lock:
         samples = sorted(run.samples, key=lambda s: s.t)
         versions = list(run.versions)
+        writes = sorted(run.writes, key=lambda w: w[2])
     summary = summarize(samples, started, ended, versions)
     summary.update(url=args.url, rate=args.rate, workers=args.workers, seed=seed)
     print(json.dumps(summary), flush=True)
     if args.out:
         full = dict(summary, samples=[{"t": s.t, "flow": s.flow, "status": s.status, "latency_ms": s.latency_ms}
-                                      for s in samples])
+                                      for s in samples],
+                    writes=[{"flow": f, "text": text, "t": t} for f, text, t in writes])  # fmt: skip
         with open(args.out, "w", encoding="utf-8") as fh:
             json.dump(full, fh)
     return 0

@@ -269,11 +269,12 @@ class CallbackModule(CallbackBase):
 
     @staticmethod
     def _put(directory, name, text):
-        # Write-then-rename: a dashboard polling latest.json never reads half a file.
+        # Write-then-rename: a dashboard polling latest.json never reads half a file. Owner and group
+        # only: an incident's report and timeline name people, hosts and what failed.
         fd, tmp = tempfile.mkstemp(prefix=".timeline.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o640)
         os.replace(tmp, os.path.join(directory, name))
 
     def _write(self, directory, data):

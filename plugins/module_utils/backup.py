@@ -7,6 +7,13 @@ The dump runs inside the database's own container (`docker compose exec -T <serv
 host needs neither PostgreSQL client tools nor the database password: the container's postgres user
 connects over the local socket. The dump streams to `<dir>/<id>.dump.partial`, is hashed on the way, and
 is renamed into place only once pg_dump succeeded and `pg_restore --list` read it back.
+
+Users keep writing while a backup is taken. The row counts and row checksums of the sidecar and the dump
+are therefore read in one snapshot: a psql session opens a repeatable-read transaction, exports its
+snapshot (pg_export_snapshot), counts and hashes the key tables' rows in it, and stays open while
+`pg_dump --snapshot` dumps exactly what it counted. A restore of the dump then holds exactly the
+recorded rows, however busy the database was; what users wrote after the snapshot is in the database
+the restore replaces. The checksums also catch a dump altered after the fact, its sha256 recomputed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import json
 import os
 import re
 import subprocess
+import tempfile
+import uuid
 
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z_]+(-[A-Za-z0-9._-]+)?$")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -28,7 +37,8 @@ def compose_options(required=False, database=True):
     """Argument spec of the compose project options (doc fragments runbook.rollback.compose[.database])."""
     spec = dict(
         compose_argv=dict(type="list", elements="str", required=required),
-        compose_env=dict(type="dict", default={}),
+        # The environment compose interpolates from: it may carry the database password, never shown.
+        compose_env=dict(type="dict", default={}, no_log=True),
     )
     if database:
         spec["service"] = dict(type="str", default="postgres")
@@ -83,15 +93,56 @@ def count_query(tables):
     return " UNION ALL ".join(parts) + ";"
 
 
-def row_counts(compose, database, tables):
-    """{table: rows, or None when the table does not exist}."""
-    rc, out, err = compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", existing_query(tables))
+def checksum_query(tables):
+    """SQL returning "table|checksum" lines for `tables` (which must exist): the sum of a 64-bit hash of
+    every row's text, which no row order changes and a changed byte in any row does."""
+    parts = [
+        "SELECT '%s', coalesce(sum(hashtextextended(r::text, 0)::numeric), 0) FROM %s r" % (t, quote_table(t))  # noqa: S608
+        for t in check_tables(tables)
+    ]
+    return " UNION ALL ".join(parts) + ";"
+
+
+def parse_checksums(stdout):
+    found = {}
+    for line in stdout.splitlines():
+        name, sep, value = line.rpartition("|")
+        if sep and name:
+            found[name] = value.strip()
+    return found
+
+
+def row_checksums(compose, database, tables, query=None):
+    """{table: checksum} of the tables of `tables` that exist (see checksum_query)."""
+
+    def one_psql(sql):
+        return compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", sql)
+
+    if not tables:
+        return {}
+    rc, out, err = (query or one_psql)(checksum_query(tables))
+    if rc != 0:
+        raise BackupError("reading the rows of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+    return parse_checksums(out)
+
+
+def row_counts(compose, database, tables, query=None):
+    """{table: rows, or None when the table does not exist}.
+
+    query(sql) -> (rc, stdout, stderr) runs the SQL; by default one psql per query on `database`, or the
+    statements of an open Session (the counts of a snapshot)."""
+
+    def one_psql(sql):
+        return compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", sql)
+
+    query = query or one_psql
+    rc, out, err = query(existing_query(tables))
     if rc != 0:
         raise BackupError("reading the tables of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
     present = [t for t in tables if t in set(out.split())]
     counts = {t: None for t in tables}
     if present:
-        rc, out, err = compose.run("psql", "--no-psqlrc", "-At", "-d", database, "-c", count_query(present))
+        rc, out, err = query(count_query(present))
         if rc != 0:
             raise BackupError("counting rows in %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
         counts.update(parse_counts(out))
@@ -188,6 +239,68 @@ class Compose:
         return proc.returncode, stderr, size, digest.hexdigest()
 
 
+class Session:
+    """One psql session in the database container, kept open across statements (a transaction's life).
+
+    query(sql) sends the statements and returns (0, their output, "") once psql has answered them all,
+    or (1, output so far, psql's error) when psql stopped at an error (ON_ERROR_STOP) or ended.
+    """
+
+    def __init__(self, compose, database):
+        self.compose = compose
+        self.database = database
+        self.proc = None
+        self.errors = None
+
+    def __enter__(self):
+        self.errors = tempfile.TemporaryFile()
+        argv = self.compose.exec_argv("psql", "--no-psqlrc", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", self.database)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                     env=self.compose.env, encoding="utf-8", errors="replace", bufsize=1)  # fmt: skip
+        return self
+
+    def _error(self, default):
+        self.errors.seek(0)
+        return self.errors.read().decode("utf-8", "replace") or default
+
+    def query(self, sql):
+        # psql echoes the marker once every statement before it has been answered.
+        marker = "--runbook-%s--" % uuid.uuid4().hex
+        try:
+            self.proc.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo " + marker + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return 1, "", self._error("psql ended")
+        lines = []
+        for line in self.proc.stdout:
+            if line.rstrip("\n") == marker:
+                return 0, "".join(lines), ""
+            lines.append(line)
+        self.proc.wait()
+        return 1, "".join(lines), self._error("psql ended (rc %s)" % self.proc.returncode)
+
+    def __exit__(self, *exc):
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self.errors.close()
+        return False
+
+
+def snapshot(session, database):
+    """Open a repeatable-read transaction in `session` and export its snapshot; return the snapshot id."""
+    rc, out, err = session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot()")
+    ids = [line.strip() for line in out.splitlines() if line.strip() and line.strip() != "BEGIN"]
+    if rc != 0 or not ids:
+        raise BackupError("exporting a snapshot of %s failed: %s" % (database, first_line(err, "no snapshot id")))
+    return ids[-1]
+
+
 def human(size):
     """A byte count as people read it: 812 B, 47.1 KiB, 95.0 MiB."""
     value = float(size or 0)
@@ -241,11 +354,19 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         raise BackupError("backup %s exists already; not overwriting it" % backup_id)
     partial = dump_path + ".partial"
     try:
-        rc, err, size, digest = compose.stream_to(partial, "pg_dump", "--format=custom", "--dbname=" + database)
-        if rc != 0:
-            raise BackupError("pg_dump of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+        # The counts and the dump from one snapshot: the session's transaction stays open until pg_dump is done.
+        with Session(compose, database) as session:
+            snapshot_id = snapshot(session, database)
+            counts = row_counts(compose, database, tables, query=session.query)
+            checksums = row_checksums(compose, database, [t for t in tables if counts.get(t) is not None],
+                                      query=session.query)  # fmt: skip
+            rc, err, size, digest = compose.stream_to(
+                partial, "pg_dump", "--format=custom", "--snapshot=" + snapshot_id, "--dbname=" + database
+            )
+            if rc != 0:
+                raise BackupError("pg_dump of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
+            session.query("COMMIT")
         entries = list_archive(compose, partial)
-        counts = row_counts(compose, database, tables)
         database_size = size_of(compose, database)
         os.rename(partial, dump_path)
     finally:
@@ -264,6 +385,9 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         "sha256": digest,
         "archive_entries": len(entries),
         "row_counts": counts,
+        "row_checksums": checksums,
+        # The counts and checksums are the dump's own: all were read in this snapshot.
+        "consistent": True,
         "verified": True,
     }
     tmp = meta_path + ".tmp"

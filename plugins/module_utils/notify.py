@@ -192,21 +192,29 @@ def _details(ctx):
     return [(label, value) for label, value in rows if value]
 
 
+def slack_text(text):
+    """Text as Slack shows it literally: `&`, `<` and `>` escaped as Slack asks, so that nothing in a message,
+    a version string or an error becomes a mention (`<!channel>`), a link (`<javascript:...|click>`) or
+    markup. Slack's own formatting characters (`*`, `_`) only change how the text looks."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(ctx, channel=None):
-    """An incoming-webhook body: ``text`` (the fallback Slack shows in notifications) and Block Kit blocks."""
-    text = "%s %s" % (ICONS[ctx["event"]], headline(ctx))
+    """An incoming-webhook body: ``text`` (the fallback Slack shows in notifications) and Block Kit blocks.
+    Every value in it is escaped (slack_text)."""
+    text = slack_text("%s %s" % (ICONS[ctx["event"]], headline(ctx)))
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
     ]
-    fields = [{"type": "mrkdwn", "text": "*%s*\n%s" % (label, value)} for label, value in _details(ctx)]
+    fields = [{"type": "mrkdwn", "text": "*%s*\n%s" % (label, slack_text(value))} for label, value in _details(ctx)]
     # Slack takes at most 10 fields per section.
     for start in range(0, len(fields), 10):
         blocks.append({"type": "section", "fields": fields[start : start + 10]})
     if ctx["message"] and ctx["event"] in ("completed", "escalation"):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": ctx["message"]}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(ctx["message"])}})
     footer = " · ".join(x for x in (ctx["host"], "run " + ctx["run_id"] if ctx["run_id"] else "", ctx["time"]) if x)
     if footer:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(footer)}]})
     payload = {"text": text, "blocks": blocks}
     if channel:
         payload["channel"] = channel

@@ -619,7 +619,8 @@ def build_report(record, timeline, controller=None):
             "rollback_at": parse_iso(down["from"]) if down["from"] else started,
             "restored_at": parse_iso(down["to"]) if down["to"] else None,
         },
-        "backups": list(record.get("backups") or []),
+        "backups": list(record.get("backups") or [])
+        + [{"role": "kept database", "id": db, "path": None, "at": None} for db in record.get("kept_databases") or []],
         "checklists": checklists(letter, tsteps, record, started, ended),
         "notifications": [
             {k: n.get(k) for k in ("channel", "event", "ok", "status", "error", "at")}
@@ -641,9 +642,23 @@ def build_report(record, timeline, controller=None):
 # -- Markdown -------------------------------------------------------------------------------------
 
 
+_MD_ESCAPES = {"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "`": "\\`",
+               "&": "&amp;", "<": "&lt;", ">": "&gt;"}  # fmt: skip
+# Every character some reader takes for the end of a line (str.splitlines' list), and the other controls.
+_MD_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _md_char(ch):
+    if ch in _MD_BREAKS or ord(ch) < 32 or ord(ch) == 127:
+        return " "
+    return _MD_ESCAPES.get(ch, ch)
+
+
 def _md(text):
-    """One table cell or line of Markdown: no line breaks, no table pipes."""
-    return str("" if text is None else text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    """One table cell or line of Markdown from text that may come from anyone (an operator's message, an
+    app's version string, a failed command's error): no line break or control character, no table pipe,
+    no raw HTML and no link or image syntax, so it renders as the text it is wherever the report is viewed."""
+    return "".join(_md_char(ch) for ch in str("" if text is None else text))
 
 
 MARKS = {DONE: "[x]", FAILED: "[!]", NA: "[-]", OPEN: "[ ]"}
@@ -868,4 +883,4 @@ def render_postmortem(report):
 def safe_incident(incident, fallback):
     """The incident id when it is safe as a directory name, else the fallback."""
     text = str(incident or "")
-    return text if SAFE_ID.match(text) else fallback
+    return text if SAFE_ID.fullmatch(text) else fallback

@@ -5,9 +5,18 @@
 
 The chosen dump is restored into a side database (`<db>_restore_<stamp>`) while the running release
 keeps serving from `<db>`. Only once the side database holds every table with the sidecar's row
-counts are the application services stopped, and then one transaction renames `<db>` to
-`<db>_before_rollback_<stamp>` (kept, never dropped by the tool) and the side database to `<db>`.
+counts are the application services stopped; then new connections to `<db>` are refused
+(ALLOW_CONNECTIONS false), the sessions left are ended, and one transaction renames `<db>` to
+`<db>_before_rollback_<stamp>` (kept, never dropped by the tool) and the side database to `<db>`, and
+marks the restored `<db>` with a comment naming the backup and the kept database.
 Every SQL statement runs through `docker compose exec -T <service>` as the container's postgres user.
+
+What the server holds is the truth a run reports and resumes from, not what a run remembers: a run
+killed (or a server paused) at any point leaves databases whose names and mark say what happened.
+`state()` reads them: side databases of a run that died (dropped before the next restore), kept
+databases (reported, never dropped), whether `<db>` is the restore of a backup (so that a re-run resumes
+after the swap instead of restoring twice), and whether `<db>` still refuses connections (a swap cut
+off between its two transactions; allowed again before anything else).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     check_tables,
     first_line,
     human,
+    row_checksums,
     row_counts,
     verify,
 )
@@ -31,6 +41,11 @@ DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PG_NAME_MAX = 63
 SIDE_INFIX = "_restore_"
 KEPT_INFIX = "_before_rollback_"
+# The dump copies a parallel restore leaves in the database container's /tmp: /tmp/<backup id>.dump.
+DUMP_COPY_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-*.dump"
+# The comment on a database the swap put in place: "runbook.rollback restore: backup=<id> kept=<name>".
+MARK_PREFIX = "runbook.rollback restore:"
+MARK_RE = re.compile(r"runbook\.rollback restore: backup=(?P<backup>\S+) kept=(?P<kept>\S+)")
 # A dump's contents compress to roughly a quarter of the database, or better; used only when a sidecar
 # predates the database_size field.
 DUMP_TO_DATABASE = 4
@@ -261,6 +276,11 @@ def restore_side(compose, directory, meta, database, side, owner, tables, jobs=2
         expected = meta.get("row_counts") or {}
         wrong = ["%s %s (backup: %s)" % (t, counts.get(t), expected[t]) for t in tables
                  if t in expected and counts.get(t) != expected[t]]  # fmt: skip
+        sums = meta.get("row_checksums") or {}
+        if sums and not wrong:
+            restored = row_checksums(compose, side, [t for t in tables if t in sums])
+            wrong = ["%s rows differ from the backup's (checksum)" % t for t in tables
+                     if t in sums and restored.get(t) != sums[t]]  # fmt: skip
         if wrong:
             raise BackupError("the restored %s does not match backup %s: %s" % (side, meta["id"], ", ".join(wrong)))
         # Fresh statistics, so the first queries after the swap get good plans.
@@ -332,38 +352,117 @@ def advance_sequences(compose, database, side):
     return int(psql(compose, sql, database=side, what="advancing the sequences of %s" % side).strip() or 0)
 
 
+def mark(backup_id, kept):
+    """The comment the swap puts on the restored database."""
+    return "%s backup=%s kept=%s" % (MARK_PREFIX, backup_id, check_db_name(kept, "kept database"))
+
+
+def parse_mark(comment):
+    """{backup, kept} from a database comment written by the swap, or None."""
+    found = MARK_RE.search(comment or "")
+    return found.groupdict() if found else None
+
+
+STATE_SQL = (
+    "SELECT datname, datallowconn, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
+    " WHERE datname = {db} OR starts_with(datname, {side}) OR starts_with(datname, {kept}) ORDER BY datname"
+)
+
+
+def state(compose, database):
+    """What the server holds of `database` and of earlier restores of it.
+
+    {exists, allow_connections, restored: {backup, kept} or None, sides: [names], kept: [names]}"""
+    sql = STATE_SQL.format(db=literal(check_db_name(database)), side=literal(database + SIDE_INFIX),
+                           kept=literal(database + KEPT_INFIX))  # fmt: skip
+    found = {"exists": False, "allow_connections": None, "restored": None, "sides": [], "kept": []}
+    for line in psql(compose, sql, what="reading the databases of %s" % database).splitlines():
+        name, _, rest = line.partition("|")
+        allow, _, comment = rest.partition("|")
+        if name == database:
+            found.update(exists=True, allow_connections=allow == "t", restored=parse_mark(comment))
+        elif name.startswith(database + SIDE_INFIX):
+            found["sides"].append(name)
+        elif name.startswith(database + KEPT_INFIX):
+            found["kept"].append(name)
+    return found
+
+
+def allow_connections(compose, database):
+    """Let clients connect to `database` again (a swap cut off after refusing them). True when it changed."""
+    current = state(compose, database)
+    if not current["exists"] or current["allow_connections"]:
+        return False
+    psql(compose, "ALTER DATABASE %s ALLOW_CONNECTIONS true" % ident(database),
+         what="allowing connections to %s again" % database)  # fmt: skip
+    return True
+
+
+def clean_leftovers(compose, database, keep_side=None):
+    """Drop the side databases, and the dump copies in the container's /tmp, that runs which died left
+    behind (never `keep_side`, nor anything that is not a side database). Returns the names dropped."""
+    dropped = []
+    for side in state(compose, database)["sides"]:
+        if side != keep_side and drop_side(compose, database, side):
+            dropped.append(side)
+    # The copies restore_side makes for a parallel restore: /tmp/<backup id>.dump, and only those.
+    compose.run("find", "/tmp", "-maxdepth", "1", "-type", "f", "-name", DUMP_COPY_GLOB, "-delete")  # noqa: S108
+    return dropped
+
+
+BLOCK_SQL = "ALTER DATABASE {db_ident} ALLOW_CONNECTIONS false"
+TERMINATE_SQL = (
+    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+    " WHERE datname IN ({db}, {side}) AND pid <> pg_backend_pid()"
+)
 SWAP_SQL = """\
-SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
- WHERE datname IN ({db}, {side}) AND pid <> pg_backend_pid();
 ALTER DATABASE {db_ident} RENAME TO {kept_ident};
 ALTER DATABASE {side_ident} RENAME TO {db_ident};
+ALTER DATABASE {kept_ident} ALLOW_CONNECTIONS true;
+COMMENT ON DATABASE {db_ident} IS {mark};
 """
 
 
-def swap(compose, database, side, kept, attempts=5, pause=1.0):
-    """Advance the side database's sequences past `database`'s, then rename `database` to `kept` and `side`
-    to `database` in one transaction. Returns (attempts, sequences advanced)."""
+def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
+    """Put the restored `side` in the place of `database`, keeping `database` as `kept`. Returns (attempts,
+    sequences advanced).
+
+    The side database's sequences first move past `database`'s; then `database` refuses new connections,
+    the sessions left are ended, and one transaction renames both, lets the kept one accept connections
+    again (for reconciliation) and marks the restored one with the backup's id. When the rename fails,
+    `database` accepts connections again and is unchanged."""
     if not side.startswith(database + SIDE_INFIX) or not kept.startswith(database + KEPT_INFIX):
         raise BackupError("swap names %s / %s do not belong to %s" % (side, kept, database))
     if database_info(compose, side) is None:
         raise BackupError("side database %s does not exist" % side)
     if database_info(compose, kept) is not None:
         raise BackupError("database %s exists already" % kept)
-    sql = SWAP_SQL.format(db=literal(database), side=literal(side), db_ident=ident(database),
-                          kept_ident=ident(kept), side_ident=ident(side))  # fmt: skip
+    names = dict(db=literal(database), side=literal(side), db_ident=ident(database), kept_ident=ident(kept),
+                 side_ident=ident(side), mark=literal(mark(backup_id, kept)))  # fmt: skip
     # The application services are stopped: the current sequences no longer move.
     advanced = advance_sequences(compose, database, side)
+    # A client that reconnects in a loop (a worker, a pooler) can no longer get in between.
+    psql(compose, BLOCK_SQL.format(**names), what="refusing new connections to %s" % database)
     error = None
-    for attempt in range(attempts):
-        # psql -c sends the statements as one query string: they commit or roll back together.
-        rc, _, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres", "-c", sql)
-        if rc == 0:
-            return attempt + 1, advanced
-        error = first_line(err, "rc %d" % rc)
-        # A client that connected between the terminate and the rename: try again.
-        if "being accessed by other users" not in error:
-            break
-        time.sleep(pause)
+    try:
+        for attempt in range(attempts):
+            psql(compose, TERMINATE_SQL.format(**names), what="ending the sessions of %s" % database)
+            # psql -c sends the statements as one query string: they commit or roll back together.
+            rc, _, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres",
+                                     "-c", SWAP_SQL.format(**names))  # fmt: skip
+            if rc == 0:
+                return attempt + 1, advanced
+            error = first_line(err, "rc %d" % rc)
+            # A session that was still ending: try again.
+            if "being accessed by other users" not in error:
+                break
+            time.sleep(pause)
+    except BackupError as exc:
+        error = str(exc)
+    try:
+        allow_connections(compose, database)
+    except BackupError as exc:
+        error += "; and allowing connections to %s again failed: %s" % (database, exc)
     raise BackupError("swapping %s for %s failed, %s is unchanged: %s" % (side, database, database, error))
 
 

@@ -114,7 +114,8 @@ def write(path, text):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        # The release's own service definition: owner and group only, like every file of the state directory.
+        os.chmod(tmp, 0o640)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -14,7 +14,9 @@ description:
     (C(docker compose exec -T)), so that neither client tools nor the password are needed on the host. The
     dump streams into O(dir), hashed on the way; it is kept only once pg_dump succeeded and C(pg_restore --list)
     read it back. A JSON sidecar records the id, tag, database, time, deployed version, size, sha256, the
-    archive's entry count and the row counts of O(tables).
+    archive's entry count and the row counts of O(tables). The counts and the dump are read in one snapshot
+    (C(pg_export_snapshot), C(pg_dump --snapshot)), so a backup taken while users write restores with
+    exactly the rows it records (C(consistent=true) in the sidecar).
   - With O(state=list), returns the backups in O(dir) from their sidecars, oldest first.
   - With O(state=select), chooses the backup a restore should use, without reading the dumps; the one named
     by O(id), the newest taken on O(date) (emergency C(before_rollback) backups are left out), or by default
@@ -112,6 +114,7 @@ backup:
     sha256: 9f2c...
     archive_entries: 31
     row_counts: {users: 12, chats: 30, messages: 120, subscriptions: 3}
+    consistent: true
     verified: true
 backups:
   description: Every backup's sidecar, oldest first, with C(dump_present).

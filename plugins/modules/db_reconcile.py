@@ -18,6 +18,11 @@ description:
   - Missing rows go to O(dest)/<table>.csv (mode 0640) with a header, every column of the kept table, values
     quoted and NULL empty, which C(COPY <table> FROM ... WITH (FORMAT csv, HEADER)) reads back. Tables with
     nothing missing get no file. Neither database is changed.
+  - Loading those rows back as they are could collide with restored rows (a recreated table restarts its ids)
+    or name columns the restored database lacks. O(dest)/reconcile.sql loads them without collision, in one
+    transaction (C(psql -v ON_ERROR_STOP=1 -d <database> -f reconcile.sql)); only the shared columns, each
+    table's generated primary key handed out anew, foreign keys between O(tables) pointed at the new ids,
+    parents before children.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -88,7 +93,13 @@ summary:
   description: One line, "users 1, chats 2, ...".
   returned: always
   type: str
+script:
+  description: The reconcile.sql that loads the missing rows into O(database) without collision, or null.
+  returned: always
+  type: str
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -117,8 +128,10 @@ def main():
     except OSError as exc:
         module.fail_json(msg="reconciliation into %s failed: %s" % (p["dest"], exc.strerror or exc))
     missing = sum(r["missing_rows"] for r in report.values())
+    script = os.path.join(p["dest"], "reconcile.sql")
     # The export is a record for people; the databases are unchanged.
-    module.exit_json(changed=False, tables=report, missing_rows=missing, summary=summary_line(report))
+    module.exit_json(changed=False, tables=report, missing_rows=missing, summary=summary_line(report),
+                     script=script if os.path.exists(script) else None)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,9 +21,18 @@ description:
     any of that fails; O(database) is never touched.
   - O(state=swapped) first moves every sequence of O(side) up to where O(database) has it, so that ids
     handed out after the backup are never handed out again (sessions or links naming them cannot point at
-    somebody else's new row, and the reconciliation export keeps its ids). Then it renames O(database) to
-    O(kept) and O(side) to O(database) in one transaction, after terminating the sessions still connected to
-    either. When it fails, O(database) is as it was.
+    somebody else's new row, and the reconciliation export keeps its ids). Then O(database) refuses new
+    connections (C(ALLOW_CONNECTIONS false)), the sessions still connected to either database are ended, and
+    one transaction renames O(database) to O(kept) and O(side) to O(database), lets O(kept) accept connections
+    again and marks the restored O(database) with a comment naming the backup O(id) and O(kept). When it
+    fails, O(database) is as it was and accepts connections again.
+  - O(state=inspected) changes nothing and reports what the server holds, which a run killed at any point
+    leaves behind: whether O(database) exists, accepts connections, and is the restore of a backup (the
+    swap's mark); the side databases (C(<database>_restore_*)) and the kept ones (C(<database>_before_rollback_*)).
+  - O(state=cleaned) undoes what an interrupted run left half-done, before a new restore; it drops the side
+    databases of other runs (never O(side)), removes dump copies left in the container's C(/tmp), and lets
+    O(database) accept connections again when a swap was cut off after refusing them. Kept databases are
+    never touched.
   - O(state=absent) drops the side database O(side); names that are not a side database of O(database)
     are refused, so the kept database can never be dropped by this module.
   - O(state=verified) compares O(database)'s row counts with the backup's, and reports its connections. A table
@@ -43,7 +52,7 @@ options:
   state:
     description: The step to run.
     type: str
-    choices: [checked, side, swapped, absent, verified]
+    choices: [checked, side, swapped, absent, verified, inspected, cleaned]
     required: true
   dir:
     description: Directory of the dumps and their sidecars.
@@ -145,6 +154,24 @@ sequences_advanced:
   description: Sequences of the restored database moved up to their values in the replaced one.
   returned: when state is swapped
   type: int
+server:
+  description:
+    - What the server holds of O(database) and of earlier restores of it.
+    - C(exists), C(allow_connections), C(restored) (the swap's mark, C({backup, kept}), or null), C(sides) and
+      C(kept) (database names).
+  returned: when state is inspected or cleaned (before the cleaning)
+  type: dict
+  sample: {exists: true, allow_connections: true, restored: {backup: 20261128T150000Z-pre_deploy-v1.2.3,
+           kept: saas_db_before_rollback_20261128_151500}, sides: [], kept: [saas_db_before_rollback_20261128_151500]}
+dropped:
+  description: Side databases of interrupted runs that were dropped.
+  returned: when state is cleaned
+  type: list
+  elements: str
+connections_allowed:
+  description: Whether O(database) had to be allowed connections again.
+  returned: when state is cleaned
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -157,22 +184,27 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     verify,
 )
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
+    allow_connections,
     check,
     check_counts,
     check_db_name,
+    clean_leftovers,
     connections,
     database_info,
     drop_side,
     restore_side,
     swap,
 )
+from ansible_collections.runbook.rollback.plugins.module_utils.restore import state as server_state
+
+STATES = ["checked", "side", "swapped", "absent", "verified", "inspected", "cleaned"]
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             **compose_options(required=True),
-            state=dict(type="str", choices=["checked", "side", "swapped", "absent", "verified"], required=True),
+            state=dict(type="str", choices=STATES, required=True),
             dir=dict(type="path", required=True),
             id=dict(type="str"),
             database=dict(type="str", required=True),
@@ -186,7 +218,7 @@ def main():
         required_if=[
             ("state", "checked", ("id",)),
             ("state", "side", ("id", "side")),
-            ("state", "swapped", ("side", "kept")),
+            ("state", "swapped", ("side", "kept", "id")),
             ("state", "absent", ("side",)),
             ("state", "verified", ("id",)),
         ],
@@ -212,8 +244,16 @@ def main():
             used, limit = connections(compose, p["database"])
             module.exit_json(changed=False, backup=meta, row_counts=counts, problems=problems,
                              connections={"used": used, "max": limit})  # fmt: skip
+        if state == "inspected":
+            module.exit_json(changed=False, server=server_state(compose, p["database"]))
         if module.check_mode:
             module.exit_json(changed=True, backup=meta, msg="check mode: %s not run" % state)
+        if state == "cleaned":
+            before = server_state(compose, p["database"])
+            dropped = clean_leftovers(compose, p["database"], keep_side=p["side"])
+            allowed = allow_connections(compose, p["database"])
+            module.exit_json(changed=bool(dropped) or allowed, server=before, dropped=dropped,
+                             connections_allowed=allowed)  # fmt: skip
         if state == "side":
             # Verified again right before use: the file may have changed since the preflight.
             verify(compose, p["dir"], meta)
@@ -224,7 +264,7 @@ def main():
             counts = restore_side(compose, p["dir"], meta, p["database"], p["side"], owner, p["tables"], jobs=p["jobs"])
             module.exit_json(changed=True, backup=meta, row_counts=counts, side=p["side"])
         if state == "swapped":
-            attempts, advanced = swap(compose, p["database"], p["side"], p["kept"])
+            attempts, advanced = swap(compose, p["database"], p["side"], p["kept"], p["id"])
             module.exit_json(changed=True, attempts=attempts, kept=p["kept"], sequences_advanced=advanced)
         dropped = drop_side(compose, p["database"], p["side"])
         module.exit_json(changed=dropped)

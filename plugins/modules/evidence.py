@@ -18,6 +18,13 @@ description:
   - Works on a badly broken stack (crash-looping containers, a dead gateway, a dirty work tree). What cannot be
     read is listed in C(problems) and in the manifest; it never stops the capture.
   - C(manifest.json) lists every file with its size and sha256. Files are mode 0640 (logs carry user data).
+  - No secret the stack was given reaches the evidence; every environment value in C(inspect.json) is
+    replaced by C(<redacted>), names kept, but for those named in O(env_keep).
+  - Of each log the newest O(log_max_bytes) are kept (the lines around the incident), read from the end
+    (C(docker logs --tail), O(log_tail) lines or as many as could fill the limit) in chunks within O(timeout)
+    seconds; a container that logs as fast as it can neither holds up the shutdown nor fills the host's memory.
+  - A file that cannot be written (a full disk) is listed in C(problems) like anything unreadable: the
+    capture, and the shutdown after it, go on.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -51,6 +58,15 @@ options:
   log_tail:
     description: Keep only the last lines of each container's log; by default the whole log.
     type: int
+  log_max_bytes:
+    description: Keep only the newest this many bytes of a container's log (noted in C(problems) when cut).
+    type: int
+    default: 104857600
+  env_keep:
+    description: Environment variables whose values stay in C(inspect.json); every other value is redacted.
+    type: list
+    elements: str
+    default: [PATH, HOME, HOSTNAME, LANG, LC_ALL, TZ, TERM]
   timeout:
     description: Seconds for each docker or git call.
     type: float
@@ -93,7 +109,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
-from ansible_collections.runbook.rollback.plugins.module_utils.evidence import capture
+from ansible_collections.runbook.rollback.plugins.module_utils.evidence import ENV_KEEP, capture
 
 
 def main():
@@ -105,6 +121,8 @@ def main():
             dest=dict(type="path", required=True),
             history=dict(type="dict"),
             log_tail=dict(type="int"),
+            log_max_bytes=dict(type="int", default=104857600),
+            env_keep=dict(type="list", elements="str", default=list(ENV_KEEP)),
             timeout=dict(type="float", default=60),
         ),
         supports_check_mode=False,
@@ -113,7 +131,8 @@ def main():
     env = dict(os.environ, **{k: str(v) for k, v in p["compose_env"].items()})
     try:
         manifest = capture(p["project"], p["compose_argv"], p["app_dir"], p["dest"], history=p["history"], env=env,
-                           timeout=p["timeout"], log_tail=p["log_tail"])  # fmt: skip
+                           timeout=p["timeout"], log_tail=p["log_tail"], log_max_bytes=p["log_max_bytes"],
+                           env_keep=p["env_keep"])  # fmt: skip
     except OSError as exc:
         module.fail_json(msg="writing the evidence into %s failed: %s" % (p["dest"], exc.strerror or exc))
     module.exit_json(changed=True, dest=p["dest"], **{k: manifest[k] for k in ("containers", "files", "problems")})

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from receiver import remember_secret
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
@@ -49,6 +54,9 @@ class Stack:
         self.root = root
         self.project = name
         self.port = free_port()
+        # The stack's own database password, given only through the inventory's compose environment, as a
+        # team would: no output, state file, evidence or report may ever hold it (assert_no_secret).
+        self.db_password = remember_secret("db-" + secrets.token_hex(12))
         self.app_dir = root / "app"
         self.state_dir = root / "state"
         self.inventory = root / "inventory"
@@ -72,7 +80,7 @@ class Stack:
             "rollback_app_dir": str(self.app_dir),
             "rollback_state_dir": str(self.state_dir),
             "rollback_project_name": self.project,
-            "rollback_compose_env": {"GATEWAY_PORT": str(self.port)},
+            "rollback_compose_env": self.compose_env(),
             "rollback_gateway_url": f"http://127.0.0.1:{self.port}",
             # The stability watch is the runbook's 15 minutes by default; tests that want it ask for it.
             "verify_stability_seconds": 0,
@@ -80,13 +88,18 @@ class Stack:
         (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
 
+    def compose_env(self, **extra: str) -> dict[str, str]:
+        """The compose environment of the stack's inventory (a test adding a setting keeps the password)."""
+        return {"GATEWAY_PORT": str(self.port), "POSTGRES_PASSWORD": self.db_password, **extra}
+
     def write_group_vars(self, **values) -> None:
         """Add settings to the stack's inventory, as an operator would in group_vars."""
         path = self.inventory / "group_vars" / "rollback_targets.yml"
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **values}))
 
-    def _playbook_command(self, name: str, args: tuple, extra_vars: dict) -> tuple[list[str], dict]:
-        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
+    def _playbook_command(self, name: str, args: tuple, extra_vars: dict, wrap=()) -> tuple[list[str], dict]:
+        """The ansible-playbook command line, run under `wrap` (e.g. unshare) when given, and its environment."""
+        cmd = [*wrap, str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         env = dict(
@@ -99,8 +112,8 @@ class Stack:
         )
         return cmd, env
 
-    def playbook(self, name: str, *args: str, timeout: int = 900, **extra_vars) -> Run:
-        cmd, env = self._playbook_command(name, args, extra_vars)
+    def playbook(self, name: str, *args: str, timeout: int = 900, wrap=(), **extra_vars) -> Run:
+        cmd, env = self._playbook_command(name, args, extra_vars, wrap)
         proc = subprocess.run(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
         )
@@ -130,10 +143,10 @@ class Stack:
             raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
         return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
 
-    def compose(self, *args: str, check: bool = True, text: bool = True) -> subprocess.CompletedProcess:
+    def compose(self, *args: str, check: bool = True, text: bool = True, stdin=None) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
-        env = dict(os.environ, GATEWAY_PORT=str(self.port))
-        return subprocess.run(cmd, env=env, capture_output=True, text=text, check=check)
+        env = dict(os.environ, **self.compose_env())
+        return subprocess.run(cmd, env=env, capture_output=True, text=text, check=check, stdin=stdin)
 
     def containers(self) -> dict[str, tuple[str, str]]:
         """Service name -> (container id, start time) for every container of the project."""
@@ -167,13 +180,15 @@ class Stack:
 
     @contextmanager
     def traffic(self, seconds: float = 60, rate: float = 30):
-        """User traffic through the gateway (demo/traffic.py) for the duration of the `with` block."""
+        """User traffic through the gateway (demo/traffic.py) for the duration of the `with` block; the
+        process yielded has `out`, the file its full result (requests, accepted writes) is written to."""
         out = self.root / f"traffic-{os.getpid()}-{len(list(self.root.glob('traffic-*')))}.json"
         argv = [
             sys.executable, str(REPO / "demo" / "traffic.py"), "--url", f"http://127.0.0.1:{self.port}",
             "--duration", str(seconds), "--rate", str(rate), "--workers", "4", "--out", str(out),
         ]  # fmt: skip
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc.out = out
         try:
             yield proc
         finally:
@@ -188,15 +203,33 @@ class Stack:
         if (self.app_dir / "docker-compose.prod.yml").exists():
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
 
-    def start_playbook(self, name: str, *args: str, **extra_vars) -> subprocess.Popen:
+    def start_playbook(self, name: str, *args: str, wrap=(), **extra_vars) -> subprocess.Popen:
         """The same run as playbook(), started in its own process group and not waited for.
 
         Its output (stdout and stderr) is a text pipe, unbuffered, so that a test can act on a
         line as soon as it is printed, e.g. kill the whole run with os.killpg(proc.pid, SIGKILL).
         """
-        cmd, env = self._playbook_command(name, args, extra_vars)
+        cmd, env = self._playbook_command(name, args, extra_vars, wrap)
         env["PYTHONUNBUFFERED"] = "1"
         return subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
             start_new_session=True,
         )  # fmt: skip
+
+
+def engine_problem() -> str | None:
+    """Why no Docker engine answers (the one `make setup` starts), or None."""
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    return None if probe.returncode == 0 else "no Docker engine answers: run `make setup` first\n" + probe.stderr[-500:]
+
+
+@contextmanager
+def new_stack(prefix: str = "rbtest"):
+    """A Stack of its own (directory, project name, port), taken down with its volumes afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix + "-"))
+    st = Stack(root, f"{prefix}{uuid.uuid4().hex[:8]}")
+    try:
+        yield st
+    finally:
+        st.destroy()
+        shutil.rmtree(root, ignore_errors=True)

@@ -93,6 +93,11 @@ def test_list_returns_every_backup_oldest_first(seeded):
     assert all(b["dump_present"] for b in res["backups"])
 
 
+@pytest.mark.fault(
+    "A damaged backup file",
+    how="the dump truncated, a byte flipped, or removed",
+    holds="its verification fails in one line",
+)
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -119,3 +124,69 @@ def test_a_damaged_backup_fails_verification_with_one_line(seeded, tmp_path, dam
     rc, res = db_backup(seeded, state="verify", dir=str(copy_dir), id=meta["id"], compose_argv=compose_argv(seeded))
     assert rc != 0
     assert expected in res["msg"] and "\n" not in res["msg"], res["msg"]
+
+
+def test_a_backup_taken_under_write_traffic_restores_with_exactly_its_rows(seeded):
+    """Users write at 40 requests/s while backup.yml runs: its row counts are the dump's own (one
+    snapshot), so a restore of it holds exactly the rows it records, where counts read after the dump
+    made the restore refuse every backup of a busy database."""
+    before = {t: count(seeded, t) for t in TABLES}
+    with seeded.traffic(seconds=30, rate=40):
+        run = seeded.playbook("backup")
+    assert run.rc == 0, run.output
+    meta = [m for m in sidecars(seeded) if m["tag"] == "manual"][-1]
+    assert meta["consistent"] is True
+    after = {t: count(seeded, t) for t in TABLES}
+    # The users really wrote around it: the database moved on from what the backup holds.
+    assert meta["row_counts"]["messages"] > before["messages"]
+    assert after["messages"] > meta["row_counts"]["messages"]
+
+    side = "saas_db_restore_20000101_000000"
+    args = dict(dir=str(seeded.state_dir / "backups"), id=meta["id"], compose_argv=compose_argv(seeded),
+                database="saas_db", side=side, tables=list(TABLES))  # fmt: skip
+    rc, res = seeded.module("db_restore", dict(args, state="side"))
+    try:
+        assert rc == 0, res.get("msg")
+        assert res["row_counts"] == meta["row_counts"]
+    finally:
+        seeded.module("db_restore", dict(dir=args["dir"], compose_argv=args["compose_argv"], database="saas_db",
+                                         side=side, state="absent"))  # fmt: skip
+
+
+@pytest.mark.fault(
+    "A byte changed in a late table's data in a dump whose sha256 was recomputed",
+    how="one message's text altered in a copy of the dump, its size and sha256 recorded anew",
+    holds="the restore into the side database fails on that table's checksum; the side database is dropped",
+)
+def test_an_altered_dump_with_a_recomputed_checksum_is_caught_by_the_restore(seeded, fault_result):
+    backups = seeded.state_dir / "backups"
+    meta = [m for m in sidecars(seeded) if m["tag"] == "manual" and m.get("row_checksums")][-1]
+    scratch = "tamper_scratch"
+
+    def pg(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([*compose_argv(seeded), "exec", "-T", "postgres", *argv], capture_output=True, **kwargs)
+
+    pg("createdb", scratch, check=True)
+    try:
+        with (backups / meta["file"]).open("rb") as fh:
+            pg("pg_restore", "--no-owner", "-d", scratch, stdin=fh, check=True)
+        # One bit of the newest message's first letter flipped: the row count and everything else unchanged.
+        newest = "(SELECT max(id) FROM messages)"
+        alter = f"UPDATE messages SET body = chr(ascii(body) # 1) || substr(body, 2) WHERE id = {newest}"  # noqa: S608
+        pg("psql", "-d", scratch, "-c", alter, check=True)
+        altered = pg("pg_dump", "--format=custom", scratch, check=True).stdout
+    finally:
+        pg("dropdb", "--if-exists", scratch)
+    copy_id = meta["id"].replace("-manual", "-manual-altered")
+    (backups / f"{copy_id}.dump").write_bytes(altered)
+    copy = dict(meta, id=copy_id, file=f"{copy_id}.dump", size=len(altered), sha256=hashlib.sha256(altered).hexdigest())
+    (backups / f"{copy_id}.json").write_text(json.dumps(copy))
+    side = "saas_db_restore_20000101_000001"
+    args = dict(state="side", dir=str(backups), id=copy_id, compose_argv=compose_argv(seeded), database="saas_db",
+                side=side, tables=list(TABLES))  # fmt: skip
+    rc, res = seeded.module("db_restore", args)
+    assert rc != 0
+    assert "messages rows differ from the backup's (checksum)" in res["msg"] and "\n" not in res["msg"], res["msg"]
+    listed = pg("psql", "-At", "-d", "postgres", "-c", "SELECT datname FROM pg_database", text=True).stdout.split()
+    assert side not in listed
+    fault_result.update(rows_lost=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from receiver import assert_failed, assert_no_secret, assert_started, by_channel, notifying
 
 LATER_STAGES = ("analytics-service", "email-worker", "api-gateway", "frontend")
@@ -22,6 +23,11 @@ def test_good_release_then_a_broken_one_that_passes_a_weak_check(stack):
     assert [(e["version"], e["result"]) for e in stack.history()] == [("v1.2.3", "verified"), ("v1.2.4", "verified")]
 
 
+@pytest.mark.fault(
+    "A release whose service never gets healthy",
+    how="v1.2.5: billing-service exits at startup",
+    holds="the staged restart stops at that stage, names it, leaves later stages untouched",
+)
 def test_staged_restart_stops_at_the_stage_that_never_gets_healthy(stack):
     before = stack.containers()
     run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=25)
@@ -36,6 +42,11 @@ def test_staged_restart_stops_at_the_stage_that_never_gets_healthy(stack):
     assert stack.history()[-1]["result"] == "failed"
 
 
+@pytest.mark.fault(
+    "The rollback's own target is broken",
+    how="the last known good release fails verification",
+    holds="Procedure A falls back to the release before it, recorded in the history",
+)
 def test_broken_target_falls_back_to_the_release_before_it(stack):
     run = stack.playbook("procedure_a")
     assert run.rc == 0, run.output

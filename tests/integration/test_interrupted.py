@@ -8,7 +8,6 @@ the end.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ import threading
 import time
 
 import pytest
+from interrupt import kill_run
 
 REACHED_RESTART = "Start each stage"
 
@@ -37,47 +37,6 @@ def settled(stack, quiet: float = 6, limit: float = 180) -> dict:
         elif now is not None and time.monotonic() - since >= quiet:
             return now
     raise AssertionError("the containers kept changing for %d s after the run was killed" % limit)
-
-
-def process_tree(root: int) -> list[int]:
-    """root and every process descending from it, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
-
-
-def kill_run(pid: int) -> None:
-    """SIGKILL the whole run, as a crash of the controller would.
-
-    The process group of ansible-playbook is not enough: Ansible forks each worker into a session of
-    its own, and a worker outlives its parent until its task ends. So the tree is frozen first
-    (nothing forks while stopped), then every process of it is killed.
-    """
-    seen: list[int] = []
-    while True:
-        tree = process_tree(pid)
-        if tree == seen:
-            break
-        for each in tree:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(each, signal.SIGSTOP)
-        seen = tree
-    os.killpg(pid, signal.SIGKILL)
-    for each in seen:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(each, signal.SIGKILL)
 
 
 def snapshot(stack) -> dict | None:
@@ -157,6 +116,11 @@ def test_run_again_is_refused_as_stale_with_nothing_restarted(stack, killed):
     assert stack.history() == history
 
 
+@pytest.mark.fault(
+    "Procedure A killed in its staged restart, then run again",
+    how="SIGKILL to ansible-playbook and every process it started",
+    holds="the next run is refused as stale with nothing restarted; with break_lock=true it completes the rollback",
+)
 def test_run_again_with_break_lock_completes_the_rollback(stack, killed):
     pid, _output = killed
     run = stack.playbook("procedure_a", "-e", "break_lock=true", version="v1.2.3")

@@ -209,6 +209,11 @@ def _failing_run(mode: str, name: str, **vars_):
         shutil.rmtree(st.root, ignore_errors=True)
 
 
+@pytest.mark.fault(
+    "A notification endpoint answering 500",
+    how="a local receiver answering 500",
+    holds="the run goes on; the failure is reported",
+)
 def test_receiver_answering_500_does_not_fail_the_run():
     run, got, _ = _failing_run("error", "rbnotify500")
     assert run.rc == 0
@@ -219,6 +224,11 @@ def test_receiver_answering_500_does_not_fail_the_run():
         assert secret not in run.output
 
 
+@pytest.mark.fault(
+    "A notification endpoint that never answers",
+    how="a local receiver that accepts and never answers",
+    holds="the run goes on after the timeout; the failure is reported",
+)
 def test_receiver_that_never_answers_does_not_fail_the_run():
     run, _, _ = _failing_run("hang", "rbnotifyhang", notify_timeout=2)
     assert run.rc == 0
@@ -228,6 +238,11 @@ def test_receiver_that_never_answers_does_not_fail_the_run():
         assert secret not in run.output
 
 
+@pytest.mark.fault(
+    "A notification endpoint with nothing listening",
+    how="a closed port",
+    holds="the run goes on; the failure is reported",
+)
 def test_nothing_listening_does_not_fail_the_run():
     st = make_stack("rbnotifyrefused", **channel_vars("http://127.0.0.1:%d" % free_port()))
     try:

@@ -113,6 +113,11 @@ def test_missing_tag_is_refused_with_nothing_restarted(broken_stack):
                                   "basis": "no service was stopped by this run"}  # fmt: skip
 
 
+@pytest.mark.fault(
+    "A malformed or hostile version",
+    how="-e version=...",
+    holds="refused before the lock, in one line; nothing restarted",
+)
 @pytest.mark.parametrize("bad", ["1.2.3", "v1.2", "latest", "v1.2.3;touch {marker}", "v1.2.3 --force"])
 def test_malformed_version_is_refused_with_nothing_restarted(broken_stack, bad, tmp_path):
     marker = tmp_path / "injected"
@@ -132,6 +137,11 @@ def test_shell_metacharacters_on_the_command_line_are_refused(broken_stack, tmp_
     assert not marker.exists()
 
 
+@pytest.mark.fault(
+    "A deploy or rollback already running (its lock held by a live process)",
+    how="a lock naming a live process",
+    holds="refused in one line naming the holder; no container stopped or recreated",
+)
 def test_held_lock_is_refused_with_nothing_restarted(broken_stack):
     lock = Path(broken_stack.state_dir) / "lock"
     holder = {
@@ -152,6 +162,11 @@ def test_held_lock_is_refused_with_nothing_restarted(broken_stack):
         lock.unlink()
 
 
+@pytest.mark.fault(
+    "The git origin unreachable",
+    how="origin pointed at a path that does not exist",
+    holds="the rollback uses the local tags and says so",
+)
 def test_unreachable_origin_falls_back_to_local_tags(broken_stack):
     broken_stack_git = ["git", "-C", str(broken_stack.app_dir)]
     url = subprocess.run([*broken_stack_git, "remote", "get-url", "origin"], capture_output=True, text=True).stdout

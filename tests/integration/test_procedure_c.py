@@ -9,6 +9,7 @@ import json
 import subprocess
 import time
 
+import pytest
 import yaml
 from receiver import assert_completed, assert_no_secret, assert_started, by_channel, incident_of, notifying
 from reports import assert_report
@@ -60,7 +61,7 @@ def unchanged_but(before: dict, after: dict, service: str) -> None:
 def test_broken_billing_release(stack):
     # Test scale: the gateway's error rate covers 10 s, so verification after the restart waits 10 s, not 60.
     stack.write_group_vars(
-        rollback_compose_env={"GATEWAY_PORT": str(stack.port), "METRICS_WINDOW_SECONDS": "10"},
+        rollback_compose_env=stack.compose_env(METRICS_WINDOW_SECONDS="10"),
         rollback_metrics_window=10,
     )
     assert stack.playbook("deploy", version="v1.2.3").rc == 0
@@ -94,6 +95,11 @@ def test_malformed_service_name_or_incident_is_refused_before_the_lock(stack):
     assert pins(stack) == {}
 
 
+@pytest.mark.fault(
+    "Two services failing at once",
+    how="two services stopped for real",
+    holds="Procedure C refuses, names both; nothing restarted",
+)
 def test_two_failing_services_are_refused_with_nothing_restarted(stack):
     email = stack.containers()["email-worker"][0]
     subprocess.run(["docker", "stop", "--time", "5", email], check=True, capture_output=True)
@@ -172,6 +178,11 @@ def test_procedure_c_with_nothing_failing_is_refused_and_changes_nothing(stack):
     assert stack.history() == history
 
 
+@pytest.mark.fault(
+    "The release's image pruned from the engine",
+    how="docker image rm --force",
+    holds="Procedure C rebuilds it from the tag and rolls back",
+)
 def test_procedure_c_rebuilds_a_pruned_image(stack):
     # Back to the broken release: a whole-stack deploy drops the pin.
     assert stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20).rc != 0

@@ -9,7 +9,8 @@ import hashlib
 import json
 import subprocess
 
-from receiver import SECRETS, Receiver, by_channel
+import pytest
+from receiver import SECRETS, Receiver, assert_no_secret, by_channel
 
 ALL = {"postgres", "redis", "auth-service", "chat-service", "billing-service", "analytics-service",
        "email-worker", "api-gateway", "frontend"}  # fmt: skip
@@ -60,6 +61,11 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
         assert oct(log.stat().st_mode & 0o777) == "0o640"
     inspected = json.loads((dest / "inspect.json").read_text())
     assert len(inspected) == len(ALL)
+    # Every environment value is redacted, names kept: the database password the stack was given is
+    # nowhere in the evidence, nor in any other file of the state directory, nor in the output.
+    postgres = next(c for c in inspected if c["Config"]["Labels"]["com.docker.compose.service"] == "postgres")
+    assert "POSTGRES_PASSWORD=<redacted>" in postgres["Config"]["Env"]
+    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > len(ALL)
     assert json.loads((dest / "version.json").read_text())["describe"] == "v1.2.3"
     assert (dest / "compose-ps.json").stat().st_size > 0
     for f in manifest["files"]:
@@ -89,6 +95,34 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     assert "| procedure_d |" in (incident / "report.md").read_text()
 
 
+@pytest.mark.fault(
+    "A deploy and a rollback after an emergency shutdown",
+    how="deploy.yml and procedure_a.yml after procedure_d.yml",
+    holds="both refused in one line, nothing started, until procedure_d.yml -e clear=true",
+)
+def test_nothing_is_started_again_until_the_shutdown_is_cleared_deliberately(stack):
+    mark = json.loads((stack.state_dir / "shutdown.json").read_text())
+    assert mark["incident"] == "inc-d1"
+    for playbook, extra in (("deploy", {"version": "v1.2.3"}), ("procedure_a", {"version": "v1.2.3"})):
+        run = stack.playbook(playbook, **extra)
+        assert run.rc != 0
+        assert f"Procedure D shut {stack.project} down (inc-d1, since {mark['at']})" in run.output, run.output
+        assert "procedure_d.yml -e clear=true" in run.output
+        assert running(stack) == set()
+        assert not (stack.state_dir / "lock").exists()
+
+    run = stack.playbook("procedure_d", clear=True)
+    assert run.rc == 0, run.output
+    assert f"cleared the emergency shutdown of {stack.project} (inc-d1" in run.output
+    assert not (stack.state_dir / "shutdown.json").exists()
+    assert running(stack) == set(), "clearing the shutdown starts nothing"
+
+
+@pytest.mark.fault(
+    "A crash-looping service, a dead gateway and a dirty work tree, then Procedure D",
+    how="v1.2.5 deployed, the gateway killed, a file edited",
+    holds="D keeps the evidence and stops all but the data services",
+)
 def test_a_crash_looping_stack_with_a_dead_gateway_and_a_dirty_tree_keeps_its_data_services(stack):
     # v1.2.5's billing-service exits at startup and restarts in a loop; then the gateway dies.
     run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=15)

@@ -200,6 +200,11 @@ def test_samples_show_the_broken_release(broken_stack, prometheus, traffic):
     assert all(0 <= r <= 100 for r in error_rates)
 
 
+@pytest.mark.fault(
+    "Prometheus unreachable",
+    how="a closed port as rollback_prometheus_url",
+    holds="assess fails in one line, nothing changed",
+)
 def test_unreachable_prometheus_fails_with_one_line(stack):
     closed = f"http://127.0.0.1:{free_port()}"
     rc, res = stack.module("prometheus_samples", {"url": closed, "queries": QUERIES, "timeout": 3})

@@ -9,9 +9,11 @@ import pytest
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     BackupError,
     check_id,
+    checksum_query,
     count_query,
     existing_query,
     make_id,
+    parse_checksums,
     parse_counts,
     read_sidecars,
 )
@@ -90,3 +92,12 @@ def test_backup_line_shows_date_release_tag_size_counts_and_id():
         "20261128T150000Z-pre_deploy-v1.2.3",
     ]  # fmt: skip
     assert backup_line(dict(meta, dump_present=False)).endswith("[DUMP MISSING]")
+
+
+def test_checksum_query_hashes_every_row_of_plain_identifiers_only():
+    assert checksum_query(["users"]) == (
+        "SELECT 'users', coalesce(sum(hashtextextended(r::text, 0)::numeric), 0) FROM \"users\" r;"
+    )
+    with pytest.raises(BackupError, match="not a plain SQL identifier"):
+        checksum_query(["users; DROP TABLE users"])
+    assert parse_checksums("users|-12345678901\nchats|0\n") == {"users": "-12345678901", "chats": "0"}

@@ -233,3 +233,19 @@ def test_delivery_note_and_lines():
 )
 def test_duration_text(seconds, text):
     assert notify.duration_text(seconds) == text
+
+
+HOSTILE = "<!channel> <javascript:alert(1)|click> <@U123> & <script>x</script>"
+
+
+def test_slack_never_turns_text_from_anyone_into_a_mention_a_link_or_markup():
+    body = notify.slack_payload(ctx("escalation", escalation=ESCALATION, message=HOSTILE, state_line=HOSTILE,
+                                    to_version=HOSTILE))  # fmt: skip
+    texts = [body["text"]]
+    for block in body["blocks"]:
+        texts += [block["text"]["text"]] if "text" in block else []
+        texts += [f["text"] for f in block.get("fields", [])]
+        texts += [e["text"] for e in block.get("elements", [])]
+    joined = "\n".join(texts)
+    assert "<" not in joined and ">" not in joined
+    assert "&lt;!channel&gt;" in joined and "&lt;javascript:alert(1)|click&gt;" in joined and "&amp;" in joined

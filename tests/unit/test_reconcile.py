@@ -16,7 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.runbook.rollback.plugins.module_utils.reconcile import csv_line, decode_field, missing_rows
+from ansible_collections.runbook.rollback.plugins.module_utils.reconcile import (
+    csv_line,
+    decode_field,
+    insert_sql,
+    missing_rows,
+    parents_first,
+)
 
 
 @pytest.mark.parametrize(
@@ -187,3 +193,29 @@ def test_missing_rows_ignore_kept_only_columns(kept, restored):
     difference = collections.Counter(row[:2] for row in kept) - collections.Counter(restored)
     assert len(missing) == sum(difference.values())
     assert collections.Counter(row[:2] for row in missing) == difference
+
+
+def test_tables_are_loaded_back_parents_first():
+    fks = {"messages": {"chat_id": "chats", "user_id": "users"}, "chats": {"user_id": "users"}}
+    assert parents_first(["messages", "subscriptions", "chats", "users"], fks) == [
+        "subscriptions", "users", "chats", "messages"]  # fmt: skip
+    # A cycle keeps the given order instead of looping.
+    assert parents_first(["a", "b"], {"a": {"b_id": "b"}, "b": {"a_id": "a"}}) == ["a", "b"]
+
+
+def test_a_missing_row_gets_a_new_key_and_its_foreign_keys_follow_their_rows():
+    types = {"id": "integer", "chat_id": "integer", "body": "text", "sent_at": "timestamp with time zone"}
+    sql = insert_sql("messages", ["id", "chat_id", "body", "sent_at"], ["7", "3", "it's", None], types, "id",
+                     {"chat_id": "chats"}, {"chats"})  # fmt: skip
+    assert sql == (
+        'WITH ins AS (INSERT INTO "messages" ("chat_id", "body", "sent_at") VALUES ('
+        "CAST(coalesce((SELECT new_id FROM pg_temp.reconcile_ids WHERE tbl = 'chats' AND old_id = '3'), '3') "
+        "AS integer), CAST('it''s' AS text), NULL) RETURNING \"id\") "
+        "INSERT INTO pg_temp.reconcile_ids SELECT 'messages', '7', ins.\"id\"::text FROM ins;\n"
+    )
+    # A foreign key to a table none of whose rows was missing keeps its value; no generated key: inserted as is.
+    plain = insert_sql("subscriptions", ["user_id", "plan"], ["5", "pro"], {"user_id": "integer", "plan": "text"},
+                       None, {"user_id": "users"}, set())  # fmt: skip
+    assert plain == (
+        "INSERT INTO \"subscriptions\" (\"user_id\", \"plan\") VALUES (CAST('5' AS integer), CAST('pro' AS text));\n"
+    )

@@ -264,3 +264,13 @@ def test_the_procedure_frame_failing_does_not_hide_the_step_whose_failure_it_too
     steps = [step("procedure_a", 0, 320, "failed"), *A_STEPS[:4], step("staged_restart", 63, 263, rescued=1)]
     report = rpt.build_report(dict(RECORD, result="failed"), timeline(*steps, status="failed"))
     assert {s["name"]: s["status"] for s in report["steps"]}["staged_restart"] == "failed"
+
+
+def test_markdown_shows_html_links_and_mentions_from_anyone_as_text():
+    hostile = '<img src=x onerror=alert(1)> [click](javascript:alert(1)) ![i](http://x/y.png) <!channel> a & b'
+    record = dict(RECORD, result="failed", reason=hostile, to_version="v1.2.3<script>")
+    text = rpt.render_markdown(rpt.build_report(record, timeline(*A_STEPS, status="failed")))
+    assert "<img" not in text and "<script>" not in text and "<!channel>" not in text
+    assert "[click](" not in text and "![i](" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt; \\[click\\](javascript:alert(1))" in text
+    assert "a &amp; b" in text

@@ -1,0 +1,43 @@
+"""The staging app's data as users make it and as PostgreSQL holds it, for tests that must lose none."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+TABLES = ("users", "chats", "messages", "subscriptions")
+
+
+def psql(stack, sql: str, database: str = "saas_db") -> str:
+    return stack.compose("exec", "-T", "postgres", "psql", "-At", "-d", database, "-c", sql).stdout.strip()
+
+
+def counts(stack) -> dict[str, int]:
+    return {t: int(psql(stack, f"SELECT count(*) FROM {t}")) for t in TABLES}  # noqa: S608 - fixed names
+
+
+def databases(stack) -> list[str]:
+    return psql(stack, "SELECT datname FROM pg_database ORDER BY 1", "postgres").split()
+
+
+def api(stack, path: str, payload: dict, token: str | None = None) -> dict:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{stack.port}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - http://127.0.0.1 only
+        return json.loads(resp.read())
+
+
+def write_as_user(stack, email: str, password: str, chat: str, message: str, register: bool = True) -> None:
+    if register:
+        api(stack, "/api/auth/register", {"email": email, "password": password})
+    token = api(stack, "/api/auth/login", {"email": email, "password": password})["token"]
+    chat_id = api(stack, "/api/chats", {"title": chat}, token)["id"]
+    api(stack, f"/api/chats/{chat_id}/messages", {"body": message}, token)
+
+
+def sidecars(stack) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((stack.state_dir / "backups").glob("*.json"))]
