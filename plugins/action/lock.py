@@ -50,6 +50,7 @@ class ActionModule(ActionBase):
         me = run_identity()
         for key in ("host", "pid", "started", "command"):
             args.setdefault(key, me[key])
+        foreign_grace = args.get("foreign_grace", 3600)
 
         first = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         if args.get("state", PRESENT) != PRESENT or not first.get("failed") or not first.get("fingerprint"):
@@ -57,7 +58,8 @@ class ActionModule(ActionBase):
 
         # Another run's lock, or an unreadable one: say what this controller can tell about it.
         holder = None if first.get("unreadable") else first.get("holder")
-        liveness = judge_holder(holder, me["host"], survivors=lambda h: forked_survivors(h, me["pid"]))
+        liveness = judge_holder(holder, me["host"], survivors=lambda h: forked_survivors(h, me["pid"]),
+                                foreign_grace=int(foreign_grace or 0))  # fmt: skip
         first["liveness"] = liveness[0]
         if holder is not None:
             first["msg"] = held_message(args["path"], holder, liveness, break_lock)
@@ -70,6 +72,16 @@ class ActionModule(ActionBase):
             module_name=MODULE, module_args=dict(args, break_fingerprint=first["fingerprint"]), task_vars=task_vars
         )
         second["liveness"] = liveness[0]
+        if second.get("failed") and second.get("holder") and not second.get("unreadable"):
+            # Another run took the lock between the judgement and the break (runs breaking one stale lock
+            # at once): that run is judged in turn, and the message says what it is.
+            taken = second["holder"]
+            again = judge_holder(taken, me["host"], survivors=lambda h: forked_survivors(h, me["pid"]),
+                                 foreign_grace=int(foreign_grace or 0))  # fmt: skip
+            second["liveness"] = again[0]
+            second["msg"] = held_message(args["path"], taken, again, break_lock) + (
+                "; it took the lock while this run was breaking the one before, which is therefore left to it")
+            second.pop("exception", None)
         if second.get("broken"):
             second.setdefault("warnings", []).append(broken_warning(args["path"], holder, liveness))
         return second

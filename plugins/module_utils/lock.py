@@ -18,6 +18,7 @@ PRESENT, ABSENT = "present", "absent"
 ALIVE = "alive"  # its process still runs on this controller: never broken
 STALE = "stale"  # taken on this controller, and that process is gone (or the pid is another process now)
 UNKNOWN = "unknown"  # taken on another controller, or with no pid: nobody here can tell
+RECENT = "recent"  # taken on another controller within the grace: may well be running; not broken
 UNREADABLE = "unreadable"  # empty or corrupt lock file: nobody can tell who holds it
 
 BREAK_HINT = "-e break_lock=true"
@@ -122,6 +123,8 @@ def held_message(path, holder, liveness=None, break_requested=False):
     if status == STALE:
         return "%s; the lock is stale: the run that took it is gone (%s); break it with %s" % (
             head, reason, BREAK_HINT)
+    if status == RECENT:
+        return "%s; %s; wait for it, or remove %s by hand once sure that run is over" % (head, reason, path)
     return "%s; %s: make sure that run is not running, then break the lock with %s" % (head, reason, BREAK_HINT)
 
 
@@ -249,16 +252,35 @@ def forked_survivors(holder, mine, proc="/proc"):
     return sorted(survivors)
 
 
-def judge_holder(holder, host, probe=process_start, survivors=None):
+def lock_age(holder, now=None):
+    """Seconds since the lock was taken, or None when its time cannot be read."""
+    try:
+        taken = datetime.datetime.strptime(str(holder.get("acquired_at")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return (now - taken).total_seconds()
+
+
+def judge_holder(holder, host, probe=process_start, survivors=None, foreign_grace=None, now=None):
     """(status, reason): can the run named in the lock still be running? Judged on the controller.
 
     host is this controller's host name; probe(pid) is process_start() or a stand-in;
     survivors(holder) lists the processes still working for the holder (forked_survivors()).
+    A lock taken on another controller less than foreign_grace seconds ago is RECENT: nobody here can
+    tell whether its run is alive, and a rollback may well still be running there (another AWX job's
+    container, a colleague's laptop), so it is not broken.
     """
     if holder is None:
         return UNREADABLE, "the lock file cannot be read, so nobody can tell whether its run is alive"
     their_host, pid = holder.get("host"), holder.get("pid")
     if not their_host or their_host != host:
+        age = lock_age(holder, now)
+        if their_host and foreign_grace and (age is None or age < foreign_grace):
+            when = "at an unreadable time" if age is None else "%d min ago" % (max(age, 0) // 60)
+            return RECENT, "it was taken on %s %s, not on this controller (%s): that run may still be going, and " \
+                           "a lock of another controller is broken only once %d min old" % (
+                               their_host, when, host, foreign_grace // 60)
         return UNKNOWN, "it was taken on %s, not on this controller (%s), so nobody here can tell whether that " \
                         "run is alive" % (their_host or "an unknown host", host)
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
@@ -277,7 +299,8 @@ def judge_holder(holder, host, probe=process_start, survivors=None):
 
 
 def may_break(status):
-    """A live run's lock is never broken; every other one may be, when asked explicitly."""
+    """A live run's lock is never broken, nor another controller's within its grace; every other one may
+    be, when asked explicitly."""
     return status in (STALE, UNKNOWN, UNREADABLE)
 
 

@@ -20,8 +20,9 @@ description:
     is recognised as stale; while a worker forked from a killed C(ansible-playbook) still finishes its task,
     the run still counts as alive.
   - Nothing is broken automatically. With O(break_lock=true) a stale lock, a lock taken on another controller
-    (whose run nobody here can check) or an empty or corrupt lock file is removed and taken, with a warning
-    naming what was broken. A lock whose run is still alive on this controller is never broken.
+    more than O(foreign_grace) seconds ago (whose run nobody here can check) or an empty or corrupt lock file is
+    removed and taken, with a warning naming what was broken. A lock whose run is still alive on this
+    controller is never broken, nor a lock another controller took within the grace.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -57,7 +58,8 @@ options:
     description:
       - Break the lock of another run that is not alive, then take it; only with O(state=present).
       - Breaks a stale lock (its controller process is gone or is another process now), a lock taken on
-        another controller host (its liveness cannot be checked from here, so make sure that run is over)
+        another controller host more than O(foreign_grace) seconds ago (its liveness cannot be checked from
+        here, so make sure that run is over)
         and an empty or corrupt lock file (nobody can tell who holds it).
       - Never breaks the lock of a run that is still alive on this controller; the task fails instead.
     type: bool
@@ -79,6 +81,13 @@ options:
       - Internal. sha256 of that process's command line; the workers it forked share it, and a worker that
         outlives a killed C(ansible-playbook) still counts as the run.
     type: str
+  foreign_grace:
+    description:
+      - Seconds during which a lock taken on another controller is not broken, even with O(break_lock=true)
+        (nobody here can tell whether that run is alive, and it may well still be running there). 0 breaks it
+        at once, as before. Judged by the controller side of the module.
+    type: int
+    default: 3600
   break_fingerprint:
     description:
       - Internal. sha256 of the lock content the controller judged breakable; only that exact content is removed.
@@ -179,6 +188,7 @@ def main():
             started=dict(type="str"),
             command=dict(type="str"),
             break_fingerprint=dict(type="str", no_log=False),
+            foreign_grace=dict(type="int", default=3600),
         ),
         supports_check_mode=True,
     )

@@ -14,7 +14,7 @@ import time
 
 import docker
 import pytest
-from data import TABLES, counts, databases, psql, sidecars, write_as_user
+from data import TABLES, broken_with_data, counts, databases, psql
 from interrupt import run_until
 from receiver import secrets_found
 
@@ -68,16 +68,8 @@ def wait_healthy(container, seconds: float = 120) -> None:
 
 @pytest.fixture(scope="module")
 def broken(stack):
-    """v1.2.3 with users' data, then v1.3.0 (whose migration loses every chat), then a late write."""
-    stack.write_group_vars(rollback_known_user=KNOWN)
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
-    write_as_user(stack, KNOWN["email"], KNOWN["password"], "the known user's chat", "kept by the restore")
-    with stack.traffic(seconds=6, rate=20) as users:
-        users.wait(timeout=60)
-    assert stack.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False).rc == 0
-    (pre,) = [m for m in sidecars(stack) if m["tag"] == "pre_deploy"]
-    write_as_user(stack, "late.b@example.test", "Late-b-pass-1", "late chat", LATE_MESSAGE)
-    return pre
+    late = {"email": "late.b@example.test", "password": "Late-b-pass-1", "chat": "late chat", "message": LATE_MESSAGE}
+    return broken_with_data(stack, KNOWN, late)
 
 
 OUTPUTS: list[str] = []

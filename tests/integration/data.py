@@ -41,3 +41,23 @@ def write_as_user(stack, email: str, password: str, chat: str, message: str, reg
 
 def sidecars(stack) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((stack.state_dir / "backups").glob("*.json"))]
+
+
+def broken_with_data(stack, known: dict, late: dict) -> dict:
+    """The stack on v1.2.3 with a known user's chat and a few seconds of users' traffic, then on v1.3.0, whose
+    migration loses every chat and message (its deploy takes the pre-deploy backup, the only copy), then a
+    late user's write that only the database a restore replaces will hold. Returns the pre-deploy backup.
+
+    known: {email, password}; late: {email, password, chat, message}."""
+    stack.write_group_vars(rollback_known_user=known)
+    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    write_as_user(stack, known["email"], known["password"], "the known user's chat", "kept by the restore")
+    with stack.traffic(seconds=8, rate=20) as users:
+        users.wait(timeout=60)
+    run = stack.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
+    assert run.rc == 0, run.output
+    (pre,) = [m for m in sidecars(stack) if m["tag"] == "pre_deploy"]
+    assert counts(stack)["messages"] < pre["row_counts"]["messages"]
+    # Users go on writing on the broken release; only the kept database will have this.
+    write_as_user(stack, late["email"], late["password"], late["chat"], late["message"])
+    return pre

@@ -13,7 +13,7 @@ import json
 import shutil
 
 import pytest
-from data import api, counts, databases, psql, sidecars, write_as_user
+from data import api, broken_with_data, counts, databases, psql, sidecars, write_as_user
 from receiver import (
     assert_completed,
     assert_failed,
@@ -41,18 +41,8 @@ def untouched(stack, containers_before, counts_before) -> None:
 
 @pytest.fixture(scope="module")
 def broken(stack):
-    stack.write_group_vars(rollback_known_user=KNOWN_USER)
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
-    write_as_user(stack, KNOWN_USER["email"], KNOWN_USER["password"], "known user's chat", "kept by the restore")
-    with stack.traffic(seconds=8, rate=20) as users:
-        users.wait(timeout=60)
-    run = stack.playbook("deploy", version="v1.3.0", deploy_fail_on_verify=False)
-    assert run.rc == 0, run.output
-    (pre,) = [m for m in sidecars(stack) if m["tag"] == "pre_deploy"]
-    assert counts(stack)["messages"] < pre["row_counts"]["messages"]
-    # Users go on writing on the broken release; only the kept database will have this.
-    write_as_user(stack, LATE_USER, "Late-user-pass-1", LATE_CHAT, LATE_MESSAGE)
-    return pre
+    late = {"email": LATE_USER, "password": "Late-user-pass-1", "chat": LATE_CHAT, "message": LATE_MESSAGE}
+    return broken_with_data(stack, KNOWN_USER, late)
 
 
 def copy_backup(stack, pre: dict, new_id: str, edit=None) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import pytest
 
 from ansible_collections.runbook.rollback.plugins.module_utils.lock import (
     ALIVE,
+    RECENT,
     STALE,
     UNKNOWN,
     UNREADABLE,
@@ -172,9 +174,9 @@ HERE = "ctl-01"
 STARTED = "boot-1:5000"
 
 
-def holder_on(host=HERE, pid=4242, started=STARTED):
+def holder_on(host=HERE, pid=4242, started=STARTED, acquired_at=NOW):
     document = lock_document("r-old", {"procedure": "Procedure A", "version": "v1.2.3", "user": "bob"}, host, pid,
-                             NOW, started)
+                             acquired_at, started)
     return document
 
 
@@ -455,3 +457,20 @@ def test_module_break_lock(tmp_path, ansible_module, holder, broken):
     else:
         assert path.read_text() == before
         assert "that run is still alive" in res["msg"] and "never broken" in res["msg"]
+
+
+def test_a_recent_lock_of_another_controller_is_not_broken_an_old_one_is():
+    now = datetime.datetime(2026, 12, 1, 12, 0, 0)
+    recent = holder_on(host="awx-ee-7f9c", acquired_at="2026-12-01T11:50:00Z")
+    status, reason = judge_holder(recent, HERE, probe_of({}), foreign_grace=3600, now=now)
+    assert status == RECENT and not may_break(status)
+    assert "taken on awx-ee-7f9c 10 min ago, not on this controller (ctl-01)" in reason
+    assert "broken only once 60 min old" in reason
+    msg = held_message("/l", recent, (status, reason), True)
+    assert "remove /l by hand once sure that run is over" in msg and "\n" not in msg
+    old = holder_on(host="awx-ee-7f9c", acquired_at="2026-12-01T10:30:00Z")
+    assert judge_holder(old, HERE, probe_of({}), foreign_grace=3600, now=now)[0] == UNKNOWN
+    # No grace: as before, another controller's lock may be broken when asked.
+    assert judge_holder(recent, HERE, probe_of({}), foreign_grace=0, now=now)[0] == UNKNOWN
+    unreadable_time = holder_on(host="awx-ee-7f9c", acquired_at="yesterday")
+    assert judge_holder(unreadable_time, HERE, probe_of({}), foreign_grace=3600, now=now)[0] == RECENT
