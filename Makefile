@@ -8,13 +8,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Python output shows up as it happens in CI logs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup images lint unit integration faults molecule test demo demo-down clean bench bench-restore
+.PHONY: help setup venv images lint unit integration faults molecule test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
 	@echo "make test   - install what is missing, then lint and every test"
 	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
-	@echo "make lint   - ansible-lint (production profile) and ruff"
+	@echo "make lint   - ansible-lint (production profile) and ruff (needs the venv only, no engine)"
 	@echo "make faults - the fault matrix: every fault caused for real, and whether it was survived"
 	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
 	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
@@ -32,6 +32,12 @@ setup:
 	@bash scripts/setup.sh
 	@$(PHASE) end setup
 
+# The venv alone: what lint and the unit tests need (no Docker engine, no image, no browser).
+venv:
+	@$(PHASE) start venv
+	@bash scripts/setup.sh venv
+	@$(PHASE) end venv
+
 # Every staging release's images, built once per run (cached: seconds when nothing changed) and shared
 # by every stack of the tests, the drills, the demo and the benchmarks.
 images: setup
@@ -39,13 +45,13 @@ images: setup
 	python demo/images.py
 	@$(PHASE) end images
 
-lint: setup
+lint: venv
 	@$(PHASE) start lint
 	ansible-lint --profile production
 	ruff check .
 	@$(PHASE) end lint
 
-unit: setup
+unit: venv
 	@$(PHASE) start unit
 	pytest -q -n 2 $(call junit,unit) tests/unit
 	@$(PHASE) end unit

@@ -4,7 +4,11 @@
 # offline images: the base the staging app is built from, and Prometheus for the metrics
 # source, and Chromium for the HTML report's browser test. Safe to run again: each step
 # checks first.
+#
+#   scripts/setup.sh          everything
+#   scripts/setup.sh venv     the venv and the collection link only (lint and unit tests need no engine)
 set -euo pipefail
+PART=${1:-all}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
@@ -35,8 +39,11 @@ apt_install() {
 
 # --- Debian packages -------------------------------------------------------
 # chromium (headless) and a font render the HTML incident report in its browser test.
-pkgs=(git mmdebstrap chromium fonts-dejavu-core)
-command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+pkgs=(git)
+if [ "$PART" = all ]; then
+  pkgs+=(mmdebstrap chromium fonts-dejavu-core)
+  command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+fi
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
 apt_install "${pkgs[@]}"
 
@@ -54,6 +61,11 @@ fi
 # The checkout must resolve as runbook.rollback without ansible-galaxy (see ansible.cfg).
 mkdir -p "$ROOT/.collections/ansible_collections/runbook"
 ln -sfn "$ROOT" "$ROOT/.collections/ansible_collections/runbook/rollback"
+
+if [ "$PART" = venv ]; then
+  say "ready: venv $VENV (no engine needed for lint and unit tests)"
+  exit 0
+fi
 
 # --- Docker engine -----------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
