@@ -51,7 +51,11 @@ PROCEDURES = {
         "budget": (600, 1200),
         "steps": (
             ASSESS,
-            ("Step 1: identify the backup", ("restore_select", "restore_check", *PREFLIGHT), (120, 120)),
+            (
+                "Step 1: identify the backup",
+                ("restore_select", "restore_leftovers", "restore_check", *PREFLIGHT),
+                (120, 120),
+            ),
             NOTIFY,
             ("Step 2: emergency backup", ("backup",), (120, 120)),
             ("Steps 3-4: stop the application, restore the database", ("restore_side", "restore_swap"), (360, 660)),

@@ -165,9 +165,12 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     report = assert_report(
         stack.state_dir, "inc-b", "B", ("Step 1", "Step 2", "Steps 3-4", "Step 5", "Step 6", "Step 7")
     )
-    # The report names the backup restored (the pre-deploy one) and the emergency backup taken first.
+    # The report names the backup restored (the pre-deploy one), the emergency backup taken first, and the
+    # database the restore replaced, kept.
     backups = {b["role"]: b for b in report["backups"]}
-    assert set(backups) == {"emergency backup", "restored"} and backups["restored"]["id"] == broken["id"], backups
+    assert set(backups) == {"emergency backup", "restored", "kept database"}, backups
+    assert backups["restored"]["id"] == broken["id"]
+    assert backups["kept database"]["id"].startswith("saas_db_before_rollback_")
     # The verification's smoke flows add one user, chat, message and subscription after the check
     # that every key table held exactly the backup's rows.
     assert counts(stack) == {t: n + 1 for t, n in broken["row_counts"].items()}

@@ -127,7 +127,7 @@ def test_the_incident_report_shows_each_step_against_its_budget_and_the_backups(
     steps = {step["name"]: step for step in report["steps"]}
     assert all(name in steps for name in STEPS), sorted(steps)
     assert steps["backup"]["budget"] == {"low": 120, "high": 120}
-    assert {backup["role"] for backup in report["backups"]} == {"emergency backup", "restored"}
+    assert {backup["role"] for backup in report["backups"]} == {"emergency backup", "restored", "kept database"}
     items = {item["item"]: item for checklist in report["checklists"] for item in checklist["items"]}
     for done in ("Backup verified (if database rollback needed)", "Emergency backup created",
                  "Code rolled back (or database restored)", "Health checks passing"):
