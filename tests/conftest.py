@@ -40,10 +40,11 @@ HEAVIEST_FIRST = (
     "test_shutdown_faults.py",  # 5.3
     "test_procedure_c.py",  # 4.9
     "test_fallback.py",  # 3.5
-    "test_backup.py",  # 2.5, and test_backup_s3's 2.1 once on its stack
+    "test_backup.py",  # 2.5
     "test_notify.py",  # 2.5
     "test_interrupted.py",  # 2.4
     "test_writes_under_traffic.py",  # 2.3
+    "test_backup_s3.py",  # 2.1
     "test_procedure_d.py",  # 1.8
     "test_prometheus.py",  # 1.6
     "test_report_browser.py",  # 0.3
