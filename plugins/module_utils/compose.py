@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure helpers for docker compose: compose-file services, `compose ps` output and what is wrong with it."""
+"""Pure helpers for docker compose: compose-file services, `compose ps` and `compose up` output, and what is
+wrong with them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
     HAS_YAML = False
 
 _STATUS_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+# A progress line of `docker compose up` in plain output: " Container app-api-1  Recreated".
+_UP_EVENT = re.compile(r"^\s*(Container|Network|Volume)\s+(\S+)\s+([A-Z][a-z]+)\s*$")
+# What a resource that was left as it was reports; any other status is a change.
+_UNCHANGED = frozenset(("Running", "Waiting", "Healthy", "Exited", "Error", "Warning"))
 
 
 def compose_services(text):
@@ -227,3 +232,27 @@ def stack_state_line(services):
         words.append(state)
         parts.append(" ".join(words))
     return ", ".join(parts)
+
+
+def up_actions(stderr):
+    """What `docker compose up` changed, from its progress lines: one ``{"what", "id", "status"}`` per resource,
+    in the order first seen, with its last change (``Recreated``, ``Started``...). A resource that was only
+    found running and healthy is not listed."""
+    actions = {}
+    for line in (stderr or "").splitlines():
+        m = _UP_EVENT.match(line)
+        if not m or m.group(3) in _UNCHANGED:
+            continue
+        key = (m.group(1).lower(), m.group(2))
+        actions[key] = m.group(3)
+    return [{"what": what, "id": rid, "status": status} for (what, rid), status in actions.items()]
+
+
+def compose_error(stderr):
+    """Compose's own error, one line: what `docker compose up` printed besides its progress lines."""
+    lines = []
+    for line in (stderr or "").splitlines():
+        line = line.strip()
+        if line and not _UP_EVENT.match(line):
+            lines.append(line)
+    return " ".join(" ".join(lines).split())

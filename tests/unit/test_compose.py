@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.runbook.rollback.plugins.filter.compose import FilterModule
 from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     built_images,
+    compose_error,
     compose_services,
     container_problem,
     image_tag,
@@ -15,6 +16,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     problems,
     stack_state,
     stack_state_line,
+    up_actions,
 )
 
 API = {"Service": "api", "Name": "app-api-1", "State": "running", "Health": "healthy", "ExitCode": 0,
@@ -235,3 +237,37 @@ def test_stack_state_filters():
         filters["stack_state"]("not json")
     with pytest.raises(AnsibleFilterError, match="stack_state_line"):
         filters["stack_state_line"]([])
+
+
+# `docker compose up --wait` for two services, one left as it ran, one recreated, then a failure.
+UP_STDERR = """\
+ Container app-a-1  Running
+ Container app-b-1  Recreate
+ Container app-b-1  Recreated
+ Container app-b-1  Starting
+ Container app-b-1  Started
+ Network app_default  Created
+ Container app-a-1  Waiting
+ Container app-b-1  Waiting
+ Container app-a-1  Healthy
+ Container app-b-1  Error
+dependency failed to start: container app-b-1 exited (1)
+"""
+
+
+def test_up_actions_lists_each_changed_resource_once_with_its_last_change():
+    assert up_actions(UP_STDERR) == [
+        {"what": "container", "id": "app-b-1", "status": "Started"},
+        {"what": "network", "id": "app_default", "status": "Created"},
+    ]
+
+
+@pytest.mark.parametrize("stderr", ["", None, " Container app-a-1  Running\n Container app-a-1  Healthy\n"])
+def test_up_actions_of_a_stage_that_changed_nothing_is_empty(stderr):
+    assert up_actions(stderr) == []
+
+
+def test_compose_error_is_what_compose_said_besides_its_progress():
+    assert compose_error(UP_STDERR) == "dependency failed to start: container app-b-1 exited (1)"
+    assert compose_error(" Container app-a-1  Running\n") == ""
+    assert compose_error("no such service:\n   nope\n") == "no such service: nope"
