@@ -32,7 +32,7 @@ def playbook(name: str, *args: str, step: str) -> tuple[int, float, dict]:
     timeline_dir = DEMO / "timelines" / step
     env = dict(os.environ, RUNBOOK_TIMELINE_DIR=str(timeline_dir), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook")]
-    cmd += [f"playbooks/{name}.yml", *args]
+    cmd += [name if name.endswith(".yml") else f"playbooks/{name}.yml", *args]
     print("$ " + " ".join(["ansible-playbook", *cmd[1:]]), flush=True)
     started = time.monotonic()
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
@@ -80,6 +80,11 @@ def main() -> int:
     DEMO.mkdir(exist_ok=True)
 
     banner(f"1/4 Deploy the good release {GOOD} on the local staging stack")
+    # The staging app's repository and its release tags, made once (a team's app has its own).
+    rc, _, _ = playbook("demo/staging.yml", step="staging")
+    if rc != 0:
+        print(f"demo: the staging app's repository could not be made (exit {rc})", file=sys.stderr)
+        return 1
     rc, _, _ = playbook("deploy", "-e", f"version={GOOD}", step="deploy-good")
     if rc != 0:
         print(f"demo: deploying {GOOD} failed (exit {rc}); see the output above", file=sys.stderr)

@@ -11,7 +11,7 @@ module: compose_up
 short_description: Start some services of a compose project and wait until they are healthy
 description:
   - One stage of a staged restart. Runs C(docker compose up --detach --wait) for the services named, and nothing
-    else (C(--no-deps)): never builds or pulls, recreates only the containers whose image or configuration
+    else (C(--no-deps)). It never builds or pulls, recreates only the containers whose image or configuration
     changed, and waits for every one of them to be running and, where it has a healthcheck, healthy.
   - Before it starts anything it looks for O(shutdown_mark), Procedure D's mark, and fails without starting
     anything when it exists.
@@ -82,7 +82,7 @@ actions:
       description: The last change seen, for example C(Recreated) or C(Started).
       type: str
 problems:
-  description: Each service's problem when the stage failed (for example C(billing-service: exited (code 1))).
+  description: Each service's problem when the stage failed, for example C(billing-service) exited with its code.
   returned: failure
   type: list
   elements: str

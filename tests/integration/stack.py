@@ -62,6 +62,7 @@ class Stack:
         self.inventory = root / "inventory"
         self.timelines = root / "timelines"
         self._write_inventory()
+        self._make_repository()
 
     def _write_inventory(self) -> None:
         (self.inventory / "group_vars").mkdir(parents=True)
@@ -87,6 +88,15 @@ class Stack:
         }
         (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
+
+    def _make_repository(self) -> None:
+        """The staging app's git repository with its release tags, and its origin beside it, as
+        demo/staging.yml makes them for the demo and the drills (a team's app has its own)."""
+        subprocess.run(
+            [sys.executable, str(REPO / "demo" / "releases.py"), "--dest", str(self.app_dir),
+             "--origin", str(self.root / "origin.git")],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
 
     def compose_env(self, **extra: str) -> dict[str, str]:
         """The compose environment of the stack's inventory (a test adding a setting keeps the password)."""

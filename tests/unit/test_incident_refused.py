@@ -31,7 +31,7 @@ def test_a_hostile_incident_id_is_refused_before_anything(tmp_path, playbook, ex
     (tmp_path / "inventory").mkdir()
     (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"rollback_targets": {"hosts": {"target": {
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "rollback_local_staging": False, "rollback_app_dir": str(tmp_path / "app"),
+        "rollback_app_dir": str(tmp_path / "app"),
         "rollback_state_dir": str(state), "rollback_project_name": "refused"}}}}))  # fmt: skip
     values = tmp_path / "extra.yml"
     values.write_text(yaml.safe_dump({**extra, "incident": hostile}))

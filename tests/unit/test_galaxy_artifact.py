@@ -1,0 +1,25 @@
+"""The Galaxy tarball holds the collection only: no staging app, benchmark, setup or CI script, drill,
+example inventory or local state."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+
+from conftest import REPO_ROOT, VENV_BIN
+
+NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".venv/", ".collections/",
+               ".demo/", "Makefile", "ansible.cfg", "requirements.txt")
+
+
+def test_the_tarball_ships_the_collection_and_nothing_of_its_workshop(tmp_path):
+    subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path),
+                    str(REPO_ROOT)], check=True, capture_output=True, text=True)  # fmt: skip
+    (tarball,) = tmp_path.glob("runbook-rollback-*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    for part in ("plugins/modules/compose_up.py", "roles/staged_restart/tasks/stage.yml", "playbooks/procedure_a.yml",
+                 "meta/runtime.yml", "LICENSE"):
+        assert part in names
+    shipped = [n for n in names if n.startswith(NOT_SHIPPED) or "__pycache__" in n or n.endswith(".pyc")]
+    assert shipped == []
