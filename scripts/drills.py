@@ -25,6 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PHASES = [sys.executable, str(HERE / "phases.py")]
+# What every drill shares (molecule finds it by itself in a git checkout; named so that a tree without
+# .git finds it too).
+BASE_CONFIG = HERE.parent / ".config" / "molecule" / "config.yml"
 
 
 def run_drill(scenario: str, out_lock: threading.Lock, results: dict) -> None:
@@ -34,8 +37,8 @@ def run_drill(scenario: str, out_lock: threading.Lock, results: dict) -> None:
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
         rc = 0
         for step in (["reset"], ["test"]):
-            proc = subprocess.run(["molecule", *step, "--scenario-name", scenario], stdout=log,
-                                  stderr=subprocess.STDOUT, check=False)  # fmt: skip
+            argv = ["molecule", "--base-config", str(BASE_CONFIG), *step, "--scenario-name", scenario]
+            proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
             rc = proc.returncode
             if rc != 0:
                 break

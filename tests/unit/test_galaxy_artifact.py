@@ -8,7 +8,7 @@ import tarfile
 
 from conftest import REPO_ROOT, VENV_BIN
 
-NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".venv/", ".collections/",
+NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".config/", ".venv/", ".collections/",
                ".demo/", "Makefile", "ansible.cfg", "requirements.txt")
 
 

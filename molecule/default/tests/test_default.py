@@ -1,67 +1,38 @@
 """After the drill: the broken release was detected from the metrics and rolled back, and the
 staging stack runs the good release again, healthy end to end."""
 
-import json
 import os
+
+from drill_checks import (
+    DATA_SERVICES,
+    INCIDENTS,
+    SERVICES,
+    STAGING,
+    TIMELINES,
+    containers,
+    files,
+    get,
+    history,
+    read_json,
+)
 
 PROJECT = "drill-procedure-a"
 GATEWAY = "http://127.0.0.1:18091"
-# The drill keeps its stack in molecule's ephemeral directory (see inventory.yml).
-STAGING = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "staging")
-INCIDENTS = os.path.join(STAGING, "state", "incidents")
-TIMELINES = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "timelines")
-SERVICES = {
-    "postgres", "redis", "auth-service", "chat-service", "billing-service",
-    "analytics-service", "email-worker", "api-gateway", "frontend",
-}
-DATA_SERVICES = ("postgres", "redis")
 # Procedure A's steps, in the order the timeline records them.
 STEPS = ["assess", "preflight", "stop", "checkout", "staged_restart", "verify", "history"]
 
 
-def _containers(host):
-    out = host.check_output(
-        "docker ps -a --filter label=com.docker.compose.project=%s --format '{{json .}}'", PROJECT
-    )
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def _get(host, path):
-    code = (
-        "import json, urllib.request, sys;"
-        "r = urllib.request.urlopen(sys.argv[1], timeout=5);"
-        "print(json.dumps({'status': r.status, 'body': json.loads(r.read())}))"
-    )
-    return json.loads(host.check_output("python3 -c %s %s", code, GATEWAY + path))
-
-
-def _json(host, path):
-    return json.loads(host.file(path).content_string)
-
-
-def _history(host):
-    lines = host.file(STAGING + "/state/deployments.jsonl").content_string.splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def _files(host, directory, suffix):
-    """The directory's files ending in suffix, oldest first (their names start with a UTC timestamp)."""
-    names = host.check_output("ls -1 %s", directory).splitlines()
-    return [os.path.join(directory, name) for name in sorted(names) if name.endswith(suffix)]
-
-
 def test_every_service_runs_and_is_healthy(host):
-    containers = _containers(host)
-    by_service = {c["Labels"].split("com.docker.compose.service=")[1].split(",")[0]: c for c in containers}
+    by_service = containers(host, PROJECT)
     assert set(by_service) == SERVICES
     for service, container in by_service.items():
-        assert container["State"] == "running", service
-        assert "(healthy)" in container["Status"], f"{service}: {container['Status']}"
+        assert container["State"]["Status"] == "running", service
+        assert container["State"]["Health"]["Status"] == "healthy", f"{service}: {container['State']['Health']}"
 
 
 def test_gateway_and_services_report_the_good_release(host):
     for path in ("/health", "/api/auth/health", "/api/chats/health", "/api/billing/health", "/api/analytics/health"):
-        answer = _get(host, path)
+        answer = get(host, GATEWAY + path)
         assert answer["status"] == 200, path
         assert answer["body"]["version"] == "v1.2.3", path
 
@@ -72,7 +43,7 @@ def test_work_tree_is_at_the_good_release(host):
 
 
 def test_history_records_the_rollback(host):
-    last = _history(host)[-1]
+    last = history(host)[-1]
     assert (last["version"], last["action"], last["result"]) == ("v1.2.3", "rollback", "verified")
     assert (last["procedure"], last["from_version"]) == ("A", "v1.2.4")
     assert not set(DATA_SERVICES) & set(last["restarted"]), last["restarted"]
@@ -81,7 +52,7 @@ def test_history_records_the_rollback(host):
 def test_the_broken_release_was_detected_from_the_metrics(host):
     # The first converge's assessment, under traffic on v1.2.4 (the second converge does not
     # overwrite it: see converge.yml).
-    decision = _json(host, INCIDENTS + "/drill/decision.json")
+    decision = read_json(host, INCIDENTS + "/drill/decision.json")
     assert (decision["priority"], decision["decision"], decision["procedure"]) == ("critical", "rollback_now", "A")
     assert (decision["running_version"], decision["last_known_good"]) == ("v1.2.4", "v1.2.3")
     assert decision["inputs"]["source"] == "app"
@@ -91,7 +62,7 @@ def test_the_broken_release_was_detected_from_the_metrics(host):
 
 
 def test_after_the_rollback_nothing_is_left_to_roll_back(host):
-    decision = _json(host, INCIDENTS + "/drill-recheck/decision.json")
+    decision = read_json(host, INCIDENTS + "/drill-recheck/decision.json")
     assert (decision["priority"], decision["decision"], decision["procedure"]) == ("none", "none", None)
     assert decision["running_version"] == "v1.2.3"
     assert decision["triggers"] == []
@@ -101,25 +72,24 @@ def test_after_the_rollback_nothing_is_left_to_roll_back(host):
 
 
 def test_data_services_were_not_restarted(host):
-    decided_at = _json(host, INCIDENTS + "/drill/decision.json")["decided_at"]
-    for container in _containers(host):
-        service = container["Labels"].split("com.docker.compose.service=")[1].split(",")[0]
+    decided_at = read_json(host, INCIDENTS + "/drill/decision.json")["decided_at"]
+    for service, container in containers(host, PROJECT).items():
         if service in DATA_SERVICES:
-            started = host.check_output("docker inspect --format '{{.State.StartedAt}}' %s", container["ID"])
+            started = container["State"]["StartedAt"]
             # Both UTC, ISO 8601: compare to the second.
             assert started[:19] < decided_at[:19], f"{service} started at {started}, after the detection"
 
 
 def test_users_saw_the_switch_back(host):
     # The first converge's traffic: the broken release, then the good one.
-    result = _json(host, _files(host, STAGING + "/traffic", ".json")[0])
+    result = read_json(host, files(host, STAGING + "/traffic", ".json")[0])
     assert result["versions_seen"] == ["v1.2.4", "v1.2.3"], result["versions_seen"]
     assert result["requests"] > 0 and result["failed"] > 0
 
 
 def test_timeline_reports_every_step(host):
     # The first converge's timeline: detection and rollback, step by step.
-    timeline = _json(host, _files(host, TIMELINES, "-converge.json")[0])
+    timeline = read_json(host, files(host, TIMELINES, "-converge.json")[0])
     assert timeline["status"] == "ok"
     steps = {step["name"]: step for step in timeline["steps"]}
     assert [name for name in steps if name in STEPS] == STEPS
@@ -130,7 +100,7 @@ def test_timeline_reports_every_step(host):
 
 def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(host):
     incident = os.path.join(INCIDENTS, "drill")
-    report = _json(host, os.path.join(incident, "report.json"))
+    report = read_json(host, os.path.join(incident, "report.json"))
     assert (report["procedure"], report["status"], report["to_version"]) == ("A", "ok", "v1.2.3")
     steps = {step["name"]: step for step in report["steps"]}
     assert all(name in steps for name in STEPS), sorted(steps)

@@ -3,16 +3,12 @@ what users wrote on v1.3.0 is kept and exported, and nothing was lost on the way
 
 import csv
 import io
-import json
 import os
+
+from drill_checks import DATA_SERVICES, INCIDENTS, STATE, TIMELINES, get, history, read_json
 
 PROJECT = "drill-procedure-b"
 GATEWAY = "http://127.0.0.1:18092"
-STAGING = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "staging")
-STATE = os.path.join(STAGING, "state")
-INCIDENTS = os.path.join(STATE, "incidents")
-TIMELINES = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "timelines")
-DATA_SERVICES = ("postgres", "redis")
 # Procedure B's steps, in the order the timeline records them.
 STEPS = [
     "assess", "restore_select", "preflight", "restore_check", "backup", "restore_side", "restore_swap",
@@ -20,18 +16,9 @@ STEPS = [
 ]  # fmt: skip
 
 
-def _json(host, path):
-    return json.loads(host.file(path).content_string)
-
-
-def _history(host):
-    lines = host.file(STATE + "/deployments.jsonl").content_string.splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
 def _sidecars(host):
     names = host.check_output("ls -1 %s", STATE + "/backups").splitlines()
-    return [_json(host, os.path.join(STATE, "backups", n)) for n in sorted(names) if n.endswith(".json")]
+    return [read_json(host, os.path.join(STATE, "backups", n)) for n in sorted(names) if n.endswith(".json")]
 
 
 def _postgres(host):
@@ -45,23 +32,14 @@ def _sql(host, sql, database="saas_db"):
     return host.check_output("docker exec %s psql -At -d %s -c %s", _postgres(host), database, sql)
 
 
-def _get(host, path):
-    code = (
-        "import json, urllib.request, sys;"
-        "r = urllib.request.urlopen(sys.argv[1], timeout=5);"
-        "print(json.dumps({'status': r.status, 'body': json.loads(r.read())}))"
-    )
-    return json.loads(host.check_output("python3 -c %s %s", code, GATEWAY + path))
-
-
 def test_the_good_release_serves_again(host):
     for path in ("/health", "/api/auth/health", "/api/chats/health", "/api/billing/health"):
-        answer = _get(host, path)
+        answer = get(host, GATEWAY + path)
         assert (answer["status"], answer["body"]["version"]) == (200, "v1.2.3"), path
 
 
 def test_the_decision_was_procedure_b_for_the_migration(host):
-    decision = _json(host, INCIDENTS + "/drill/decision.json")
+    decision = read_json(host, INCIDENTS + "/drill/decision.json")
     assert (decision["decision"], decision["procedure"], decision["running_version"]) == ("rollback_now", "B", "v1.3.0")
     assert decision["schema"].startswith("migrations changed since v1.2.3")
 
@@ -80,7 +58,7 @@ def test_every_key_table_holds_at_least_the_backups_rows(host):
 
 
 def test_history_records_procedure_b_with_the_backup_and_the_kept_database(host):
-    last = _history(host)[-1]
+    last = history(host)[-1]
     pre = [m for m in _sidecars(host) if m["tag"] == "pre_deploy"][-1]
     assert (last["action"], last["procedure"], last["result"]) == ("rollback", "B", "verified")
     assert (last["version"], last["from_version"], last["restored_backup"]) == ("v1.2.3", "v1.3.0", pre["id"])
@@ -90,7 +68,7 @@ def test_history_records_procedure_b_with_the_backup_and_the_kept_database(host)
 
 
 def test_what_users_wrote_on_the_broken_release_is_kept_and_exported(host):
-    kept = _history(host)[-1]["kept_database"]
+    kept = history(host)[-1]["kept_database"]
     assert _sql(host, "SELECT count(*) FROM chats WHERE title = 'written after the deployment'", kept) == "1"
     export = INCIDENTS + "/drill/reconciliation"
     users = host.file(export + "/users.csv").content_string
@@ -112,7 +90,7 @@ def test_the_known_user_can_log_in(host):
 
 def test_timeline_reports_every_step(host):
     names = sorted(n for n in host.check_output("ls -1 %s", TIMELINES).splitlines() if n.endswith("-converge.json"))
-    timeline = _json(host, os.path.join(TIMELINES, names[0]))
+    timeline = read_json(host, os.path.join(TIMELINES, names[0]))
     assert timeline["status"] == "ok"
     steps = {step["name"]: step for step in timeline["steps"]}
     assert [name for name in steps if name in STEPS] == STEPS
@@ -122,7 +100,7 @@ def test_timeline_reports_every_step(host):
 
 def test_the_incident_report_shows_each_step_against_its_budget_and_the_backups(host):
     incident = os.path.join(INCIDENTS, "drill")
-    report = _json(host, os.path.join(incident, "report.json"))
+    report = read_json(host, os.path.join(incident, "report.json"))
     assert (report["procedure"], report["status"]) == ("B", "ok")
     steps = {step["name"]: step for step in report["steps"]}
     assert all(name in steps for name in STEPS), sorted(steps)

@@ -1,78 +1,50 @@
 """After the Procedure C drill: billing-service runs v1.2.3 again, nothing else was restarted, and the
 history, the pin, the logs and the timeline say so."""
 
-import json
 import os
+
+from drill_checks import INCIDENTS, STATE, TIMELINES, containers, get, history, read_json
 
 PROJECT = "drill-procedure-c"
 GATEWAY = "http://127.0.0.1:18094"
-STAGING = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "staging")
-STATE = os.path.join(STAGING, "state")
-INCIDENTS = os.path.join(STATE, "incidents")
-TIMELINES = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "timelines")
 BILLING = "billing-service"
 # Procedure C's steps, in the order the timeline records them.
 STEPS = ["assess", "single_service", "verify", "history"]
 
 
-def _json(host, path):
-    return json.loads(host.file(path).content_string)
-
-
-def _history(host):
-    lines = host.file(STATE + "/deployments.jsonl").content_string.splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def _containers(host):
-    ids = host.check_output("docker ps -aq --filter label=com.docker.compose.project=%s", PROJECT).split()
-    # Container ids are hexadecimal: safe to join into the command line.
-    inspected = json.loads(host.check_output("docker inspect " + " ".join(ids)))
-    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in inspected}
-
-
-def _get(host, path):
-    code = (
-        "import json, urllib.request, sys;"
-        "r = urllib.request.urlopen(sys.argv[1], timeout=5);"
-        "print(json.dumps({'status': r.status, 'body': json.loads(r.read())}))"
-    )
-    return json.loads(host.check_output("python3 -c %s %s", code, GATEWAY + path))
-
-
 def test_the_decision_was_procedure_c_for_billing(host):
-    decision = _json(host, INCIDENTS + "/drill/decision.json")
+    decision = read_json(host, INCIDENTS + "/drill/decision.json")
     assert (decision["decision"], decision["procedure"], decision["service"]) == ("rollback_now", "C", BILLING)
 
 
 def test_billing_runs_the_last_good_release_and_answers(host):
-    answer = _get(host, "/api/billing/health")
+    answer = get(host, GATEWAY + "/api/billing/health")
     assert (answer["status"], answer["body"]["version"]) == (200, "v1.2.3")
-    billing = _containers(host)[BILLING]
+    billing = containers(host, PROJECT)[BILLING]
     assert billing["Config"]["Image"] == "mysaas/billing-service:v1.2.3"
     assert billing["State"]["Health"]["Status"] == "healthy"
 
 
 def test_no_other_container_was_restarted(host):
-    containers = _containers(host)
-    restarted = containers[BILLING]["State"]["StartedAt"]
+    running = containers(host, PROJECT)
+    restarted = running[BILLING]["State"]["StartedAt"]
     # Every other container was started by the deploys of prepare, before billing-service's restart.
-    for service, c in containers.items():
+    for service, c in running.items():
         if service != BILLING:
             assert c["State"]["StartedAt"] < restarted, service
             assert c["State"]["Status"] == "running", service
-    assert containers["chat-service"]["Config"]["Image"].endswith(":v1.2.5")
+    assert running["chat-service"]["Config"]["Image"].endswith(":v1.2.5")
 
 
 def test_the_pin_and_the_history_record_the_mixed_state(host):
     pins = host.file(STATE + "/pins.compose.yml").content_string
     assert "x-runbook-pins:" in pins and "billing-service: v1.2.3" in pins
-    last = _history(host)[-1]
+    last = history(host)[-1]
     assert (last["procedure"], last["version"], last["result"]) == ("C", "v1.2.5", "verified")
     assert (last["service"], last["service_version"], last["service_from_version"]) == (BILLING, "v1.2.3", "v1.2.5")
     assert last["pins"] == {BILLING: "v1.2.3"}
     assert last["services"]["chat-service"]["version"] == "v1.2.5"
-    assert [e["procedure"] for e in _history(host)].count("C") == 1, "the idempotence run recorded another rollback"
+    assert [e["procedure"] for e in history(host)].count("C") == 1, "the idempotence run recorded another rollback"
 
 
 def test_the_logs_of_both_containers_are_kept(host):
@@ -82,7 +54,7 @@ def test_the_logs_of_both_containers_are_kept(host):
 
 def test_timeline_reports_every_step(host):
     names = sorted(n for n in host.check_output("ls -1 %s", TIMELINES).splitlines() if n.endswith("-converge.json"))
-    timeline = _json(host, os.path.join(TIMELINES, names[0]))
+    timeline = read_json(host, os.path.join(TIMELINES, names[0]))
     assert timeline["status"] == "ok"
     steps = {step["name"]: step for step in timeline["steps"]}
     assert [name for name in steps if name in STEPS] == STEPS
@@ -92,7 +64,7 @@ def test_timeline_reports_every_step(host):
 
 def test_the_incident_report_shows_each_step_against_its_budget_and_the_pin(host):
     incident = os.path.join(INCIDENTS, "drill")
-    report = _json(host, os.path.join(incident, "report.json"))
+    report = read_json(host, os.path.join(incident, "report.json"))
     assert (report["procedure"], report["status"], report["service"]) == ("C", "ok", BILLING)
     steps = {step["name"]: step for step in report["steps"]}
     assert all(name in steps for name in STEPS + ["single_service_replace"]), sorted(steps)
