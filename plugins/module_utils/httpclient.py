@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Minimal JSON-over-HTTP for smoke_check and health_check, on the standard library only."""
+"""JSON over HTTP for the checks (health_check, smoke_check, metrics_sample, prometheus_samples), through
+ansible.module_utils.urls: proxies from the environment, CA bundles, client certificates and certificate
+checks as every Ansible module has them. Redirects are never followed."""
 
 from __future__ import annotations
 
@@ -10,17 +12,22 @@ import socket
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
+
+# Options a check module adds to its argument spec (doc fragment runbook.rollback.http).
+TLS_OPTIONS = dict(
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A gateway answering a POST with a redirect (to a login page, a maintenance page) is a
-    # failed flow; following it would turn the POST into a GET and report a misleading 200.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
+def tls_options(params):
+    """The TLS settings of a module's parameters, as request() takes them."""
+    return {key: params.get(key) for key in TLS_OPTIONS if params.get(key) is not None}
 
 
 def validate_url(url):
@@ -43,20 +50,24 @@ def describe_error(exc, timeout):
     return text.strip().splitlines()[0][:120]
 
 
-def request(method, url, payload=None, headers=None, timeout=5.0):
-    """Return dict(status, body, json, error, ms). status is None when no HTTP response arrived."""
+def request(method, url, payload=None, headers=None, timeout=5.0, tls=None):
+    """Return dict(status, body, json, error, ms). status is None when no HTTP response arrived.
+
+    tls: validate_certs, ca_path, client_cert, client_key (tls_options()). A redirect is answered as its own
+    status: a gateway answering a POST with a redirect (to a login or maintenance page) is a failed flow, and
+    following it would turn the POST into a GET and report a misleading 200."""
     data = None
-    hdrs = {"Accept": "application/json", "User-Agent": "runbook.rollback"}
+    hdrs = {"Accept": "application/json"}
     if payload is not None:
         data = json.dumps(payload).encode("utf-8")
         hdrs["Content-Type"] = "application/json"
     hdrs.update(headers or {})
-    # Callers pass URLs through validate_url (http/https only), so file: and friends never get here.
-    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)  # noqa: S310
     started = time.monotonic()
     status, body, error = None, b"", None
     try:
-        with _OPENER.open(req, timeout=timeout) as resp:
+        # Callers pass URLs through validate_url (http/https only), so file: and friends never get here.
+        with open_url(url, data=data, headers=hdrs, method=method, timeout=timeout, follow_redirects="none",
+                      http_agent="runbook.rollback", **(tls or {})) as resp:  # fmt: skip
             status = resp.status
             body = resp.read()
     except urllib.error.HTTPError as exc:
@@ -67,7 +78,7 @@ def request(method, url, payload=None, headers=None, timeout=5.0):
             body = b""
         finally:
             exc.close()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, UrlsConnectionError, OSError, ValueError) as exc:
         error = describe_error(exc, timeout)
     ms = round((time.monotonic() - started) * 1000)
     text = body.decode("utf-8", errors="replace") if body else ""

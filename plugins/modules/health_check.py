@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.http
 attributes:
   check_mode:
     support: full
@@ -122,14 +123,18 @@ attempts:
   sample: 1
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.health import check_all, validate_endpoints
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import TLS_OPTIONS, request, tls_options
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            TLS_OPTIONS,
             endpoints=dict(type="list", elements="dict", required=True),
             expect_version=dict(type="str"),
             expect_versions=dict(type="dict"),
@@ -148,7 +153,8 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     result = check_all(p["endpoints"], p["expect_version"], timeout=p["timeout"], wait=p["wait"],
-                       interval=p["interval"], expect_versions=p["expect_versions"])
+                       interval=p["interval"], expect_versions=p["expect_versions"],
+                       probe=partial(request, tls=tls_options(p)))
     if p["fail_on_error"] and not result["healthy"]:
         module.fail_json(msg=result["summary"], changed=False, **result)
     module.exit_json(changed=False, **result)

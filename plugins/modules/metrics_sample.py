@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.http
 attributes:
   check_mode:
     support: full
@@ -143,14 +144,18 @@ summary:
   sample: "13 samples over 12s; error rate 20.4%; critical 31%; p95 42 ms; 7/7 services healthy"
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import TLS_OPTIONS, request, tls_options
 from ansible_collections.runbook.rollback.plugins.module_utils.sampling import sample, validate
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            TLS_OPTIONS,
             error_rate_url=dict(type="str"),
             latency_url=dict(type="str"),
             metrics_url=dict(type="str"),
@@ -172,7 +177,10 @@ def main():
         validate(params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **sample(params))
+    tls = tls_options(params)
+    for key in TLS_OPTIONS:
+        params.pop(key, None)
+    module.exit_json(changed=False, **sample(params, probe=partial(request, tls=tls)))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.http
 attributes:
   check_mode:
     support: full
@@ -153,14 +154,18 @@ series_points:
   sample: {error_rate: 21, critical_error_rate: 21, p95_ms: 21, p50_ms: 21}
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import TLS_OPTIONS, request, tls_options
 from ansible_collections.runbook.rollback.plugins.module_utils.prometheus import PrometheusError, collect, time_range
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            TLS_OPTIONS,
             url=dict(type="str", required=True),
             queries=dict(type="dict", required=True),
             duration=dict(type="float", default=300),
@@ -177,7 +182,8 @@ def main():
     try:
         start, end = time_range(p["duration"], p["step"], p["end"])
         headers = {str(k): str(v) for k, v in (p["headers"] or {}).items()}
-        result = collect(p["url"], p["queries"], start, end, p["step"], timeout=p["timeout"], headers=headers)
+        result = collect(p["url"], p["queries"], start, end, p["step"], timeout=p["timeout"], headers=headers,
+                         fetch=partial(request, tls=tls_options(p)))
     except PrometheusError as exc:
         module.fail_json(msg=str(exc), queries=p["queries"])
     for metric, count in result["series_points"].items():

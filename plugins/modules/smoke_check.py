@@ -19,6 +19,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
+  - runbook.rollback.http
 attributes:
   check_mode:
     support: full
@@ -126,14 +127,18 @@ email:
   sample: smoke-20261128100000-1a2b3c4d@example.test
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import TLS_OPTIONS, request, tls_options
 from ansible_collections.runbook.rollback.plugins.module_utils.smoke import FLOWS, run_flows
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            TLS_OPTIONS,
             base_url=dict(type="str", required=True),
             flows=dict(type="list", elements="str", choices=list(FLOWS), default=list(FLOWS)),
             timeout=dict(type="float", default=5),
@@ -152,7 +157,7 @@ def main():
         module.fail_json(msg="timeout must be positive")
     try:
         result = run_flows(p["base_url"], p["flows"], timeout=p["timeout"], email_domain=p["email_domain"],
-                           password=p["password"], email=p["email"])
+                           password=p["password"], email=p["email"], call=partial(request, tls=tls_options(p)))
     except ValueError as exc:
         module.fail_json(msg=str(exc), flows=[], passed=False, summary=str(exc))
     if p["fail_on_error"] and not result["passed"]:

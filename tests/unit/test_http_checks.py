@@ -391,3 +391,67 @@ def test_health_module(app, ansible_module):
     app.broken.clear()
     res = ansible_module("health_check", args)
     assert res["healthy"] is True and res["summary"] == "2/2 health endpoints ok"
+
+
+@pytest.fixture(scope="module")
+def https_health(tmp_path_factory):
+    """An HTTPS /health on 127.0.0.1 whose certificate no system CA signed; yields (url, its CA file)."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runbook test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    directory = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"status": "ok", "version": "v1.2.3"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/health", str(cert_file)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_checks_trust_the_ca_they_are_given_and_refuse_an_unknown_one(https_health):
+    url, ca_file = https_health
+    refused = request("GET", url, timeout=5)
+    assert refused["status"] is None and "certificate" in refused["error"].lower(), refused
+    trusted = request("GET", url, timeout=5, tls={"ca_path": ca_file})
+    assert (trusted["status"], trusted["json"]["version"], trusted["error"]) == (200, "v1.2.3", None)
+    unchecked = request("GET", url, timeout=5, tls={"validate_certs": False})
+    assert unchecked["status"] == 200
