@@ -27,8 +27,8 @@ description:
     again and marks the restored O(database) with a comment naming the backup O(id) and O(kept). When it
     fails, O(database) is as it was and accepts connections again.
   - O(state=inspected) changes nothing and reports what the server holds, which a run killed at any point
-    leaves behind: whether O(database) exists, accepts connections, and is the restore of a backup (the
-    swap's mark); the side databases (C(<database>_restore_*)) and the kept ones (C(<database>_before_rollback_*)).
+    leaves behind, that is whether O(database) exists, accepts connections, and is the restore of a backup (the
+    swap's mark), the side databases (C(<database>_restore_*)) and the kept ones (C(<database>_before_rollback_*)).
   - O(state=cleaned) undoes what an interrupted run left half-done, before a new restore; it drops the side
     databases of other runs (never O(side)), removes dump copies left in the container's C(/tmp), and lets
     O(database) accept connections again when a swap was cut off after refusing them. Kept databases are

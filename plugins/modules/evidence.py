@@ -23,7 +23,7 @@ description:
   - Of each log the newest O(log_max_bytes) are kept (the lines around the incident), read from the end
     (C(docker logs --tail), O(log_tail) lines or as many as could fill the limit) in chunks within O(timeout)
     seconds; a container that logs as fast as it can neither holds up the shutdown nor fills the host's memory.
-  - A file that cannot be written (a full disk) is listed in C(problems) like anything unreadable: the
+  - A file that cannot be written (a full disk) is listed in C(problems) like anything unreadable; the
     capture, and the shutdown after it, go on.
 author:
   - runbook.rollback maintainers

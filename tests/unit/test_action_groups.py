@@ -1,0 +1,28 @@
+"""meta/runtime.yml's action groups name exactly the modules that share the group's options (doc fragments
+runbook.rollback.compose and runbook.rollback.http), so that module_defaults for a group reach each of them."""
+
+from __future__ import annotations
+
+import ast
+
+import yaml
+from conftest import REPO_ROOT
+
+FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.http"}
+
+
+def modules_with_fragment(fragment):
+    found = set()
+    for path in (REPO_ROOT / "plugins" / "modules").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        (doc,) = [n.value.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION"]
+        if fragment in (yaml.safe_load(doc).get("extends_documentation_fragment") or []):
+            found.add(path.stem)
+    return found
+
+
+def test_each_group_names_every_module_with_its_options_and_no_other():
+    groups = yaml.safe_load((REPO_ROOT / "meta" / "runtime.yml").read_text())["action_groups"]
+    assert set(groups) == set(FRAGMENT)
+    for group, fragment in FRAGMENT.items():
+        assert set(groups[group]) == modules_with_fragment(fragment), group
