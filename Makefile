@@ -59,6 +59,7 @@ lint: venv
 	@$(PHASE) start lint
 	ansible-lint --profile production
 	ruff check .
+	antsibull-changelog lint
 	@$(PHASE) end lint
 
 unit: venv
