@@ -68,15 +68,16 @@ unit: venv
 	@$(PHASE) end unit
 
 # The integration and fault modules on $(WORKERS) workers, a module per worker at a time, heaviest first
-# (tests/conftest.py); the run ends with the fault matrix.
+# (tests/conftest.py; --no-loadscope-reorder, or xdist would order them by their number of tests instead);
+# the run ends with the fault matrix.
 integration: $(IMAGES)
 	@$(PHASE) start integration
-	pytest -q -x -n $(WORKERS) --dist loadfile --durations=10 $(call junit,integration) tests/integration tests/faults
+	pytest -q -x -n $(WORKERS) --dist loadfile --no-loadscope-reorder --durations=10 $(call junit,integration) tests/integration tests/faults
 	@$(PHASE) end integration
 
 # The fault matrix alone: the fault modules and the integration modules that hold fault tests.
 faults: $(IMAGES)
-	pytest -q -n $(WORKERS) --dist loadfile --fault-modules tests/integration tests/faults
+	pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder --fault-modules tests/integration tests/faults
 
 # The drills $(LANES) at a time, longest first; each drill's output printed whole when it ends.
 molecule: $(IMAGES)

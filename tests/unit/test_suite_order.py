@@ -23,3 +23,10 @@ def test_every_stack_module_is_ordered_by_its_measured_time():
     assert len(order) == len(set(order))
     assert sorted(modules - set(order)) == [], "add these to HEAVIEST_FIRST by their measured minutes"
     assert sorted(set(order) - modules) == [], "HEAVIEST_FIRST names modules that no longer exist"
+
+
+def test_the_workers_take_the_modules_in_that_order():
+    # pytest-xdist's loadfile reorders modules by their number of tests unless told not to.
+    makefile = (TESTS.parent / "Makefile").read_text()
+    commands = [line for line in makefile.splitlines() if "--dist loadfile" in line]
+    assert len(commands) == 2 and all("--no-loadscope-reorder" in line for line in commands), commands
