@@ -21,6 +21,13 @@ rm -rf "$WORK/ansible_collections" "$WORK/build"
 mkdir -p "$TREE" "$WORK/build" "$WORK/home"
 "$BIN/ansible-galaxy" collection build --force --output-path "$WORK/build" "$ROOT" >/dev/null
 tar -xzf "$WORK"/build/runbook-rollback-*.tar.gz -C "$TREE"
+# As a source tree, not an installed collection: galaxy.yml instead of the build's manifest. The tree is
+# its own git repository with every file staged: inside the checkout (which ignores .ansible-test/)
+# ansible-test would otherwise list the checkout's git files under it, none, and skip every test.
+rm -f "$TREE/MANIFEST.json" "$TREE/FILES.json"
+cp "$ROOT/galaxy.yml" "$TREE/"
+git -C "$TREE" init -q
+git -C "$TREE" add -A
 
 # The pip version ansible-test bootstraps into each virtual environment it makes.
 pip_version=$("$BIN/python" - <<'PY'
