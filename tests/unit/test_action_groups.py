@@ -3,10 +3,8 @@ runbook.rollback.compose and runbook.rollback.http), so that module_defaults for
 
 from __future__ import annotations
 
-import ast
-
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, plugin_docs
 
 FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.http"}
 
@@ -14,8 +12,7 @@ FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.htt
 def modules_with_fragment(fragment):
     found = set()
     for path in (REPO_ROOT / "plugins" / "modules").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        (doc,) = [n.value.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION"]
+        doc = plugin_docs(path)["DOCUMENTATION"]
         if fragment in (yaml.safe_load(doc).get("extends_documentation_fragment") or []):
             found.add(path.stem)
     return found
