@@ -3,12 +3,14 @@
 
     scripts/phases.py start NAME        # recorded in $RUNBOOK_PHASES (when set); prints nothing
     scripts/phases.py end NAME          # recorded, and prints "==> NAME took 1 min 02 s"
-    scripts/phases.py report [--junit DIR] [--budget FILE]
+    scripts/phases.py report [--junit DIR] [--budget FILE] [--playbooks FILE]
 
-`report` prints a table of every phase with its time and state (a phase that started and never ended is
-the one that failed, or the one running when the run was stopped), the ten slowest tests from the JUnit
-files in DIR, and the run's total. When the total passes the budget's limit, a warning line names the
-phase that grew most over its own budget, so that the run that broke the budget says where.
+`report` prints a table of every phase with its time, how busy the machine's cores were meanwhile, and its
+state (a phase that started and never ended is the one that failed, or the one running when the run was
+stopped), the ten slowest tests from the JUnit files in DIR, what the tests' playbook runs cost (FILE: the
+lines tests/integration/stack.py appends when RUNBOOK_PLAYBOOKS names it), and the run's total. When the
+total passes the budget's limit, a warning line names the phase that grew most over its own budget, so that
+the run that broke the budget says where.
 
 The budget file holds `limit SECONDS` and `NAME SECONDS` lines (see .ci/budget).
 Standard library only: it runs before the venv exists (the setup phase).
@@ -31,43 +33,60 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
+def busy_seconds() -> float | None:
+    """CPU seconds the machine's cores have spent busy since boot (every core, every process), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def record(event: str, name: str) -> None:
     path = os.environ.get("RUNBOOK_PHASES")
     now = time.time()
     if path:
+        busy = busy_seconds()
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"{name}\t{event}\t{now:.3f}\n")
+            fh.write(f"{name}\t{event}\t{now:.3f}" + (f"\t{busy:.2f}" if busy is not None else "") + "\n")
     if event == "end":
         started = None
         if path:
-            started = {n: t for n, e, t in read(Path(path)) if e == "start"}.get(name)
+            started = {n: t for n, e, t, *_ in read(Path(path)) if e == "start"}.get(name)
         took = f" took {duration(now - started)}" if started else " done"
         print(f"==> {name}{took}", flush=True)
 
 
-def read(path: Path) -> list[tuple[str, str, float]]:
+def read(path: Path) -> list[tuple]:
+    """(name, event, time) or (name, event, time, busy CPU seconds) rows."""
     rows = []
     if not path.exists():
         return rows
     for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
-        if len(parts) == 3:
+        if len(parts) in (3, 4):
             try:
-                rows.append((parts[0], parts[1], float(parts[2])))
+                rows.append((parts[0], parts[1], *(float(v) for v in parts[2:])))
             except ValueError:
                 continue
     return rows
 
 
-def phases(rows: list[tuple[str, str, float]], now: float) -> list[dict]:
-    """[{name, seconds, state}] in the order the phases started."""
+def phases(rows: list[tuple], now: float) -> list[dict]:
+    """[{name, seconds, busy, state}] in the order the phases started; busy is the CPU seconds the machine
+    spent meanwhile (None when not recorded)."""
     out: dict[str, dict] = {}
-    for name, event, at in rows:
+    for name, event, at, *busy in rows:
         if event == "start":
-            out[name] = {"name": name, "start": at, "seconds": None, "state": "unfinished"}
+            out[name] = {"name": name, "start": at, "seconds": None, "busy": None, "state": "unfinished",
+                         "busy_start": busy[0] if busy else None}  # fmt: skip
         elif event == "end" and name in out:
             out[name]["seconds"] = at - out[name]["start"]
             out[name]["state"] = "ok"
+            if busy and out[name]["busy_start"] is not None:
+                out[name]["busy"] = busy[0] - out[name]["busy_start"]
     for phase in out.values():
         if phase["seconds"] is None:
             phase["seconds"] = now - phase["start"]
@@ -116,21 +135,54 @@ def slowest_tests(junit_dir: Path | None, count: int = 10) -> list[tuple[float, 
     return tests[:count]
 
 
-def report(rows, now, junit_dir, budget_path) -> list[str]:
+def playbook_costs(path: Path | None) -> list[str]:
+    """What the tests' playbook runs cost: the lines of tests/integration/stack.py (test, playbook, rc, wall
+    and CPU seconds, tab-separated), summed per playbook, the costliest first."""
+    if not path or not path.exists():
+        return []
+    per: dict[str, list[float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) != 5:
+            continue
+        try:
+            wall, cpu = float(parts[3]), float(parts[4])
+        except ValueError:
+            continue
+        runs = per.setdefault(parts[1], [0, 0.0, 0.0])
+        runs[0] += 1
+        runs[1] += wall
+        runs[2] += cpu
+    if not per:
+        return []
+    count = sum(r[0] for r in per.values())
+    cpu = sum(r[2] for r in per.values())
+    lines = ["", f"==> PLAYBOOK RUNS OF THE TESTS: {count}, {duration(cpu)} of CPU in all",
+             f"  {'playbook':<28}{'runs':>6}{'CPU':>14}{'CPU each':>10}{'wall each':>11}"]  # fmt: skip
+    for name, (runs, wall, used) in sorted(per.items(), key=lambda item: -item[1][2]):
+        lines.append(f"  {name:<28}{runs:>6}{duration(used):>14}{used / runs:>8.1f} s{wall / runs:>9.1f} s")
+    return lines
+
+
+def report(rows, now, junit_dir, budget_path, playbooks_path=None) -> list[str]:
     found = phases(rows, now)
     limit, budget = read_budget(budget_path)
-    lines = ["", "==> PHASES OF THIS RUN", f"  {'phase':<28}{'took':>14}  {'budget':>14}  state"]
+    cores = os.cpu_count() or 1
+    lines = ["", "==> PHASES OF THIS RUN", f"  {'phase':<28}{'took':>14}  {'budget':>14}  {'cpu':>5}  state"]
     # The run's own time, first start to last end: the drills' phases overlap, their sum would not be.
     total = max((p["start"] + p["seconds"] for p in found), default=0.0) - min((p["start"] for p in found), default=0.0)
     for phase in found:
         own = budget.get(phase["name"])
+        # How busy the machine's cores were during the phase (every process, overlapping phases included).
+        cpu = f"{100 * phase['busy'] / (phase['seconds'] * cores):.0f} %" if phase["busy"] and phase["seconds"] else "-"
         lines.append(f"  {phase['name']:<28}{duration(phase['seconds']):>14}  "
-                     f"{duration(own) if own else '-':>14}  {phase['state']}")  # fmt: skip
+                     f"{duration(own) if own else '-':>14}  {cpu:>5}  {phase['state']}")  # fmt: skip
     lines.append(f"  {'total':<28}{duration(total):>14}  {duration(limit) if limit else '-':>14}")
     tests = slowest_tests(junit_dir)
     if tests:
         lines += ["", "==> THE TEN SLOWEST TESTS (setup, call and teardown)"]
         lines += [f"  {duration(seconds):>12}  {name}" for seconds, name in tests]
+    lines += playbook_costs(playbooks_path)
     if limit and total > limit:
         grown = [(p["seconds"] - budget.get(p["name"], 0.0), p) for p in found]
         over, worst = max(grown, key=lambda item: item[0])
@@ -149,13 +201,14 @@ def main(argv=None) -> int:
     rep = sub.add_parser("report")
     rep.add_argument("--junit", type=Path, help="directory of JUnit XML files (pytest --junitxml)")
     rep.add_argument("--budget", type=Path, help="file of `limit SECONDS` and `PHASE SECONDS` lines")
+    rep.add_argument("--playbooks", type=Path, help="file of the tests' playbook runs (RUNBOOK_PLAYBOOKS)")
     args = parser.parse_args(argv)
     if args.command in ("start", "end"):
         record(args.command, args.name)
         return 0
     path = os.environ.get("RUNBOOK_PHASES")
     rows = read(Path(path)) if path else []
-    print("\n".join(report(rows, time.time(), args.junit, args.budget)))
+    print("\n".join(report(rows, time.time(), args.junit, args.budget, args.playbooks)))
     return 0
 
 

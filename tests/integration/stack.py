@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -44,6 +46,23 @@ class Run:
             if " changed=" in line and " ok=" in line:
                 total += int(line.split(" changed=")[1].split()[0])
         return total
+
+
+@contextmanager
+def cost(name: str):
+    """Appends what a run of the collection cost (test, name, rc, wall and CPU seconds) to the file that
+    RUNBOOK_PLAYBOOKS names, for the table `.ci/run` ends with (scripts/phases.py). The CPU is every process
+    the run started and waited for (workers, modules, docker CLIs), not the engine's or the containers'."""
+    path = os.environ.get("RUNBOOK_PLAYBOOKS")
+    rc: list[int] = []
+    start, used = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    yield rc.append
+    if path and rc:
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
+        test = os.environ.get("PYTEST_CURRENT_TEST", "-").split(" ")[0]
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{test}\t{name}\t{rc[0]}\t{time.monotonic() - start:.2f}\t{cpu:.2f}\n")
 
 
 class Stack:
@@ -124,9 +143,11 @@ class Stack:
 
     def playbook(self, name: str, *args: str, timeout: int = 900, wrap=(), **extra_vars) -> Run:
         cmd, env = self._playbook_command(name, args, extra_vars, wrap)
-        proc = subprocess.run(
-            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
-        )
+        with cost(name) as done:
+            proc = subprocess.run(
+                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+            )
+            done(proc.returncode)
         if self.echo:
             print(proc.stdout[-6000:])
         return Run(proc.returncode, proc.stdout)
@@ -146,7 +167,9 @@ class Stack:
             RUNBOOK_TIMELINE_DIR=str(self.timelines),
             PATH=f"{BIN}:{os.environ.get('PATH', '')}",
         )
-        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        with cost(f"module {name}") as done:
+            proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+            done(proc.returncode)
         try:
             out = json.loads(proc.stdout)
         except ValueError:

@@ -89,3 +89,36 @@ def test_the_total_is_the_runs_own_time_when_phases_overlap(tmp_path):
     (total,) = [line for line in out.splitlines() if line.strip().startswith("total")]
     assert total.split()[1:4] == ["5", "min", "00"]
     assert "WARNING" not in out
+
+
+def test_each_phase_says_how_busy_the_cores_were(tmp_path):
+    cores = os.cpu_count()
+    # 100 s of a phase during which the cores were busy for half their time.
+    write(tmp_path, [("unit", "start", 0), ("unit", "end", 100)])
+    rows = (tmp_path / "phases.tsv").read_text().splitlines()
+    (tmp_path / "phases.tsv").write_text(f"{rows[0]}\t1000\n{rows[1]}\t{1000 + 50 * cores}\n")
+    out = run(tmp_path, "report").stdout
+    (line,) = [line for line in out.splitlines() if line.startswith("  unit")]
+    assert line.split()[-3:] == ["50", "%", "ok"], out
+
+
+def test_a_recorded_phase_holds_the_busy_cpu_seconds(tmp_path):
+    run(tmp_path, "start", "lint")
+    run(tmp_path, "end", "lint")
+    starts, ends = [line.split("\t") for line in (tmp_path / "phases.tsv").read_text().splitlines()]
+    assert float(ends[3]) >= float(starts[3]) > 0
+
+
+def test_the_playbook_runs_are_summed_per_playbook_costliest_first(tmp_path):
+    runs = tmp_path / "playbooks.tsv"
+    runs.write_text(
+        "tests/integration/test_a.py::test_one\tdeploy\t0\t30.0\t18.0\n"
+        "tests/integration/test_a.py::test_one\tprocedure_a\t0\t28.0\t20.0\n"
+        "tests/integration/test_a.py::test_two\tdeploy\t2\t20.0\t12.0\n"
+        "a line that is not a run\n"
+    )
+    out = run(tmp_path, "report", "--playbooks", str(runs)).stdout
+    section = out.split("==> PLAYBOOK RUNS OF THE TESTS: ", 1)[1].splitlines()
+    assert section[0] == "3, 50 s of CPU in all"
+    assert [line.split()[:2] for line in section[2:]] == [["deploy", "2"], ["procedure_a", "1"]]
+    assert section[2].split()[-4:] == ["15.0", "s", "25.0", "s"]
