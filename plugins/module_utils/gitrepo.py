@@ -229,3 +229,31 @@ def inspect_release(
         "compose_services": services,
         "images": built_images(services),
     }
+
+
+def checkout_release(run, repo, release, expect_commit=None, check_mode=False):
+    """Check the work tree out detached at an inspected release (inspect_release's result) and confirm HEAD.
+
+    expect_commit: the commit the release was proved at earlier in the run; a tag that points elsewhere now
+    is refused before anything changes. Returns {changed, current_commit}; raises GitReleaseError."""
+    commit = release["commit"]
+    if expect_commit and expect_commit != commit:
+        raise GitReleaseError(
+            "tag %s now points to %s, not to %s as when it was proved; nothing was checked out"
+            % (release["version"], commit[:12], expect_commit[:12])
+        )
+    if release["at_target"]:
+        return {"changed": False, "current_commit": commit}
+    if check_mode:
+        return {"changed": True, "current_commit": release["current_commit"]}
+    g = GitRelease(run, repo)
+    rc, _out, err = g.git("checkout", "--quiet", "--detach", commit)
+    if rc != 0:
+        raise GitReleaseError("cannot check out %s in %s: %s" % (release["version"], repo, short_reason(err, 300)))
+    head = g.head_commit()
+    if head != commit:
+        raise GitReleaseError(
+            "the work tree is at %s after the checkout, not at %s (%s)"
+            % ((head or "no commit")[:12], release["version"], commit[:12])
+        )
+    return {"changed": True, "current_commit": head}

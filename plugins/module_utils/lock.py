@@ -327,7 +327,8 @@ def create_lock(path, document):
     file that exists but is still empty.
     """
     parent = os.path.dirname(path) or "."
-    os.makedirs(parent, exist_ok=True)
+    # The state directory holds backups and incident records: its owner and group only.
+    os.makedirs(parent, mode=0o750, exist_ok=True)
     payload = (json.dumps(document, sort_keys=True, default=str) + "\n").encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=parent)
     try:

@@ -8,13 +8,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: git_release
-short_description: Inspect a release tag in a git work tree without changing it
+short_description: Inspect a release tag in a git work tree, and check it out
 description:
   - Validates the requested version, fetches tags from the remote (falling back to local tags with a warning
     when it is unreachable), resolves the tag to a commit and reads the compose file at that commit.
   - Reports where the work tree is now (HEAD, its release tag, modified tracked files) so the runbook can decide
     whether a checkout is needed and safe.
-  - Never changes the work tree; the only write is the tag fetch into the repository.
+  - With O(state=inspected) it never changes the work tree; the only write is the tag fetch into the repository.
+  - With O(state=checked_out) it then checks the work tree out detached at the tag's commit, unless it is there
+    already, and confirms HEAD afterwards. With O(commit) the tag must still point where it did when the release
+    was proved, or nothing is checked out.
 author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
@@ -23,7 +26,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Read-only apart from fetching tags, which also happens in check mode.
+    details: Fetches tags in check mode too; with O(state=checked_out) it says whether it would check out.
 requirements:
   - git
 options:
@@ -52,6 +55,17 @@ options:
     description: Compose file, relative to the repository root, that must exist at the tag.
     type: str
     default: docker-compose.prod.yml
+  state:
+    description:
+      - V(inspected) only reads the release; V(checked_out) also checks the work tree out at it.
+    type: str
+    choices: [inspected, checked_out]
+    default: inspected
+  commit:
+    description:
+      - With O(state=checked_out), the commit O(version) was proved at earlier in the run (for example by a first
+        call with O(state=inspected)); a tag that moved since is refused.
+    type: str
   version_pattern:
     description:
       - Python regular expression a release tag must match in full. Also selects which tags RV(tags) lists.
@@ -60,6 +74,14 @@ options:
 """
 
 EXAMPLES = r"""
+- name: Check out the release proved earlier, detached at its tag
+  runbook.rollback.git_release:
+    repo: /srv/app
+    version: "{{ version }}"
+    fetch: false
+    state: checked_out
+    commit: "{{ release.commit }}"
+
 - name: Inspect the release to roll back to
   runbook.rollback.git_release:
     repo: /srv/app
@@ -73,6 +95,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether the work tree was checked out (O(state=checked_out) only; never otherwise).
+  returned: always
+  type: bool
+  sample: true
 version:
   description: The validated version.
   returned: success
@@ -95,7 +122,8 @@ tags:
   elements: str
   sample: [v1.3.0, v1.2.5, v1.2.4, v1.2.3]
 current_commit:
-  description: Commit checked out now (HEAD), or null in a repository without commits.
+  description: Commit checked out now (HEAD, after the checkout with O(state=checked_out)), or null in a repository
+    without commits.
   returned: success
   type: str
   sample: 9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b
@@ -105,7 +133,7 @@ current_version:
   type: str
   sample: v1.2.4
 at_target:
-  description: Whether HEAD already is the commit of O(version).
+  description: Whether HEAD already was the commit of O(version) (before any checkout).
   returned: success
   type: bool
   sample: false
@@ -132,7 +160,12 @@ images:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.rollback.plugins.module_utils.gitrepo import GIT_ENV, GitReleaseError, inspect_release
+from ansible_collections.runbook.rollback.plugins.module_utils.gitrepo import (
+    GIT_ENV,
+    GitReleaseError,
+    checkout_release,
+    inspect_release,
+)
 from ansible_collections.runbook.rollback.plugins.module_utils.versions import DEFAULT_VERSION_PATTERN
 
 
@@ -146,6 +179,8 @@ def main():
             fetch_timeout=dict(type="int", default=30),
             compose_file=dict(type="str", default="docker-compose.prod.yml"),
             version_pattern=dict(type="str", default=DEFAULT_VERSION_PATTERN),
+            state=dict(type="str", choices=["inspected", "checked_out"], default="inspected"),
+            commit=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -175,9 +210,14 @@ def main():
             fetch_timeout=p["fetch_timeout"],
             warn=module.warn,
         )
+        changed = False
+        if p["state"] == "checked_out":
+            done = checkout_release(run, p["repo"], result, expect_commit=p["commit"], check_mode=module.check_mode)
+            changed = done["changed"]
+            result["current_commit"] = done["current_commit"]
     except GitReleaseError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,19 @@ attributes:
     details: Reports whether the lock would be taken or released without writing.
 options:
   path:
-    description: Lock file. Its parent directory is created when missing.
+    description: Lock file. Its parent directory is created when missing, readable by its owner and group only.
     type: path
     required: true
+  shutdown_mark:
+    description:
+      - A file whose presence means the stack was shut down on purpose (Procedure D's mark). While it exists the
+        lock is not taken and the task fails, saying which incident shut the stack down and since when, so that
+        nothing is started until the shutdown is cleared deliberately. Only with O(state=present).
+    type: path
+  stack:
+    description: The stack's name in that message, for example the compose project.
+    type: str
+    default: the stack
   state:
     description:
       - V(present) takes the lock (or confirms this run already holds it).
@@ -125,6 +135,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+shutdown:
+  description: Procedure D's mark (C(incident), C(at)) when it refused the lock.
+  returned: when O(shutdown_mark) exists
+  type: dict
+  sample: {incident: inc-42, at: "2026-11-28T10:00:00Z"}
 acquired:
   description: Whether this run holds the lock after the task.
   returned: success
@@ -168,11 +183,34 @@ broken_holder:
     acquired_at: "2026-11-28T09:30:00Z"
 """
 
+import json
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.lock import LockError, ensure_lock
+
+
+def refuse_while_shut_down(module, path, stack):
+    """Fail without taking the lock while Procedure D's mark exists."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(65536)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        module.fail_json(msg="cannot read the shutdown mark %s: %s" % (path, exc.strerror or exc), acquired=False)
+    try:
+        mark = json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError:
+        mark = {}
+    mark = mark if isinstance(mark, dict) else {}
+    module.fail_json(
+        msg="Procedure D shut %s down (%s, since %s); nothing is started until the shutdown is cleared "
+        "deliberately: ansible-playbook playbooks/procedure_d.yml -e clear=true"
+        % (stack, mark.get("incident") or "?", mark.get("at") or "?"),
+        acquired=False, holder=None, shutdown={"incident": mark.get("incident"), "at": mark.get("at")},
+    )  # fmt: skip
 
 
 def main():
@@ -189,10 +227,14 @@ def main():
             command=dict(type="str"),
             break_fingerprint=dict(type="str", no_log=False),
             foreign_grace=dict(type="int", default=3600),
+            shutdown_mark=dict(type="path"),
+            stack=dict(type="str", default="the stack"),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    if p["state"] == "present" and p["shutdown_mark"]:
+        refuse_while_shut_down(module, p["shutdown_mark"], p["stack"])
     try:
         result = ensure_lock(
             p["path"], p["state"], p["run_id"], owner=p["owner"],

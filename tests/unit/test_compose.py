@@ -271,3 +271,33 @@ def test_compose_error_is_what_compose_said_besides_its_progress():
     assert compose_error(UP_STDERR) == "dependency failed to start: container app-b-1 exited (1)"
     assert compose_error(" Container app-a-1  Running\n") == ""
     assert compose_error("no such service:\n   nope\n") == "no such service: nope"
+
+
+# A stand-in for `docker compose -p app` (the compose_argv compose_info is given): what a project with an
+# api, a worker that exited and no db container prints, or compose's own error when it cannot read the files.
+FAKE_COMPOSE = """#!/bin/sh
+case "$1" in
+  config) printf 'api\\nworker\\ndb\\n' ;;
+  ps) [ -n "$BROKEN" ] && { echo 'open docker-compose.yml: no such file or directory' >&2; exit 14; }
+      printf '%s\\n%s\\n' '{API}' '{WORKER}' ;;
+esac
+"""
+
+
+@pytest.mark.functional
+def test_compose_info_reads_what_is_defined_what_runs_and_what_is_wrong(tmp_path, ansible_module):
+    fake = tmp_path / "compose"
+    fake.write_text(FAKE_COMPOSE.replace("{API}", json.dumps(API)).replace("{WORKER}", json.dumps(WORKER)))
+    fake.chmod(0o755)
+    res = ansible_module("compose_info", {"compose_argv": [str(fake)]}, check=True)
+    assert res["changed"] is False and res["services"] == ["api", "worker", "db"]
+    assert [c["service"] for c in res["containers"]] == ["api", "worker"]
+    assert res["problems"] == ["worker: exited (code 1)", "db: no container"]
+    assert res["state"]["db"] == {"version": "", "state": "missing"}
+    assert "worker" in res["state_line"] and "db missing" in res["state_line"]
+    # Only the services named are expected.
+    res = ansible_module("compose_info", {"compose_argv": [str(fake)], "services": ["api"]})
+    assert res["services"] == ["api"] and res["problems"] == []
+    res = ansible_module("compose_info", {"compose_argv": [str(fake)], "compose_env": {"BROKEN": "1"}})
+    assert res["failed"] is True
+    assert res["msg"] == "docker compose ps: open docker-compose.yml: no such file or directory"

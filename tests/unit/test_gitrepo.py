@@ -254,3 +254,30 @@ def test_fetch_timeout_falls_back_to_local_tags(repos, tmp_path):
     result, warnings = inspect(slow, "v1.2.4", fetch_timeout=1)
     assert result["fetched"] is False
     assert warnings == ["could not fetch from origin (timed out after 1s); using local tags"]
+
+
+@pytest.mark.functional
+def test_module_checks_out_the_proved_release_and_refuses_a_moved_tag(repos, tmp_path, ansible_module):
+    work = tmp_path / "co"
+    git(tmp_path, "clone", "-q", str(repos["origin"]), str(work))
+    git(work, "checkout", "-q", "v1.2.4")
+    args = {"repo": str(work), "version": "v1.2.3", "fetch": False, "state": "checked_out"}
+    v123 = git(repos["seed"], "rev-parse", "v1.2.3^{commit}")
+    res = ansible_module("git_release", args, check=True)
+    assert res["changed"] is True and git(work, "rev-parse", "HEAD") != v123
+    # The tag was proved at another commit: refused, and the work tree stays where it was.
+    res = ansible_module("git_release", dict(args, commit="0" * 40))
+    assert res["failed"] is True
+    assert res["msg"] == (
+        f"tag v1.2.3 now points to {v123[:12]}, not to 000000000000 as when it was proved; nothing was checked out"
+    )
+    assert git(work, "rev-parse", "HEAD") == git(repos["seed"], "rev-parse", "v1.2.4^{commit}")
+    res = ansible_module("git_release", dict(args, commit=v123))
+    assert res["changed"] is True and res["current_commit"] == v123 == git(work, "rev-parse", "HEAD")
+    assert res["at_target"] is False and res["current_version"] == "v1.2.4"
+    assert ansible_module("git_release", dict(args, commit=v123))["changed"] is False
+    # Local changes the checkout would overwrite: git's own reason, and nothing checked out.
+    (work / "docker-compose.prod.yml").write_text("services: {api: {image: hacked}}\n")
+    res = ansible_module("git_release", dict(args, version="v1.2.4"))
+    assert res["failed"] is True and res["msg"].startswith(f"cannot check out v1.2.4 in {work}: Your local changes")
+    assert git(work, "rev-parse", "HEAD") == v123

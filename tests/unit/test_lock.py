@@ -431,6 +431,28 @@ def test_module_lifecycle(tmp_path, ansible_module):
 
 
 @pytest.mark.functional
+@pytest.mark.parametrize("mark", ['{"incident": "inc-7", "at": "2026-12-01T10:00:00Z"}', "not json"])
+def test_module_refuses_the_lock_while_the_stack_is_shut_down(tmp_path, ansible_module, mark):
+    path, shutdown = tmp_path / "state" / "lock", tmp_path / "state" / "shutdown.json"
+    args = {"path": str(path), "run_id": "r1", "shutdown_mark": str(shutdown), "stack": "shop"}
+    res = ansible_module("lock", args)
+    assert res["acquired"] is True and path.exists()
+    # A new state directory is its owner's and group's only: it holds backups and incident records.
+    assert path.parent.stat().st_mode & 0o777 == 0o750
+    ansible_module("lock", dict(args, state="absent"))
+    shutdown.write_text(mark)
+    res = ansible_module("lock", dict(args, run_id="r2"))
+    since = "inc-7, since 2026-12-01T10:00:00Z" if mark.startswith("{") else "?, since ?"
+    assert res["failed"] is True and res["acquired"] is False and not path.exists()
+    assert res["msg"] == (
+        f"Procedure D shut shop down ({since}); nothing is started until the shutdown is cleared deliberately: "
+        "ansible-playbook playbooks/procedure_d.yml -e clear=true"
+    )
+    # Releasing is never refused: an `always` section must be able to give the lock back.
+    assert not ansible_module("lock", dict(args, run_id="r2", state="absent")).get("failed")
+
+
+@pytest.mark.functional
 @pytest.mark.parametrize(
     "holder, broken",
     [

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verification's verdict: each of the runbook's checks judged from what the verify role gathered.
+
+Pure functions, used by the filter runbook.rollback.verify_checks (plugins/filter/verify.py)."""
+
+from __future__ import annotations
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _body(response):
+    """The JSON body of a uri result (a dict), or {} when there is none."""
+    body = (response or {}).get("json") if isinstance(response, dict) else None
+    return body if isinstance(body, dict) else {}
+
+
+def _limit(value):
+    """A limit as the operator wrote it (1.0, 500), for messages."""
+    return "%s" % (value,)
+
+
+def containers_check(problems, count):
+    return {
+        "name": "containers",
+        "ok": not problems,
+        "detail": "%s services running and healthy" % count if not problems else ", ".join(problems),
+    }
+
+
+def health_check(health):
+    health = health or {}
+    return {"name": "health", "ok": bool(health.get("healthy")), "detail": health.get("summary") or ""}
+
+
+def smoke_check(smoke):
+    """smoke: the smoke_check result, or None when the flows were not run."""
+    if smoke is None:
+        return {"name": "smoke", "ok": True, "detail": "skipped"}
+    return {"name": "smoke", "ok": bool(smoke.get("passed")), "detail": smoke.get("summary") or ""}
+
+
+def error_rate_check(metrics):
+    """metrics: None when not checked, else {error_rate (uri result), error_rate_url, max_error_rate}."""
+    if metrics is None:
+        return {"name": "error rate", "ok": True, "detail": "skipped"}
+    rate = _body(metrics.get("error_rate")).get("rate")
+    limit = metrics["max_error_rate"]
+    if not _number(rate):
+        return {"name": "error rate", "ok": False, "detail": "unreadable from %s" % metrics.get("error_rate_url")}
+    return {
+        "name": "error rate",
+        "ok": rate < float(limit),
+        "detail": "%.2f %% (limit %s %%)" % (rate, _limit(limit)),
+    }
+
+
+def p95_check(metrics):
+    """metrics: None when not checked, else {p95 (uri result), p95_url, max_p95_ms, min_requests_for_p95}.
+
+    A p95 measured over fewer requests than the minimum is reported, not judged."""
+    if metrics is None:
+        return {"name": "p95", "ok": True, "detail": "skipped"}
+    body = _body(metrics.get("p95"))
+    p95, requests = body.get("p95"), body.get("requests", 0)
+    requests = requests if _number(requests) else 0
+    if not _number(p95):
+        return {"name": "p95", "ok": False, "detail": "unreadable from %s" % metrics.get("p95_url")}
+    limit, least = metrics["max_p95_ms"], int(metrics["min_requests_for_p95"])
+    detail = "%.0f ms (limit %s ms)" % (p95, _limit(limit))
+    if requests < least:
+        detail += ", not judged: %d requests in the window" % requests
+    return {"name": "p95", "ok": p95 < float(limit) or requests < least, "detail": detail}
+
+
+def stability_check(stability):
+    """stability: None when no watch was asked for; else {seconds, max_error_rate, sustained, result}, result
+    being the metrics_sample result of the watch, or None when an earlier check failed and it was not watched."""
+    if stability is None:
+        return {"name": "stability", "ok": True, "detail": "skipped"}
+    result = stability.get("result")
+    if result is None:
+        return {"name": "stability", "ok": True, "detail": "not watched: an earlier check failed"}
+    limit, sustained, seconds = stability["max_error_rate"], stability["sustained"], stability["seconds"]
+    if result.get("stopped_early"):
+        detail = "error rate at or above %s %% for %s s (lowest %s %%)" % (
+            limit, sustained, result.get("stop_observed"))  # fmt: skip
+        return {"name": "stability", "ok": False, "detail": detail}
+    rates = [s["error_rate"] for s in result.get("samples") or [] if _number(s.get("error_rate"))]
+    if rates:
+        detail = "error rate never at or above %s %% for %s s in %s s (highest %s %%)" % (
+            limit, sustained, seconds, max(rates))  # fmt: skip
+    else:
+        detail = "no error rate to watch over %s s (no requests)" % seconds
+    return {"name": "stability", "ok": True, "detail": detail}
+
+
+def verify_checks(gathered):
+    """Every check of the verification, in the runbook's order: [{name, ok, detail}].
+
+    gathered: {containers: {problems, count}, health, smoke, metrics, stability} as the helpers above take them.
+    """
+    containers = gathered.get("containers") or {}
+    return [
+        containers_check(containers.get("problems") or [], containers.get("count", 0)),
+        health_check(gathered.get("health")),
+        smoke_check(gathered.get("smoke")),
+        error_rate_check(gathered.get("metrics")),
+        p95_check(gathered.get("metrics")),
+        stability_check(gathered.get("stability")),
+    ]
+
+
+def verify_verdict(checks):
+    """{passed, problems}: passed when every check is; a problem per failed check, "name: detail"."""
+    failed = [c for c in checks if not c["ok"]]
+    return {"passed": not failed, "problems": ["%s: %s" % (c["name"], c["detail"]) for c in failed]}

@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: compose_info
+short_description: What a compose project defines, what runs, and what is wrong with it
+description:
+  - Lists the project's containers (C(docker compose ps --all)) and says, for each service expected, whether it
+    is running and, where it has a healthcheck, healthy.
+  - The services expected are O(services) when given, else every service the compose files define
+    (C(docker compose config --services)).
+  - One module call where the roles used two C(docker compose) commands and several filters; preflight, the
+    verification and the known state a failed procedure leaves behind all read the stack through it.
+author:
+  - runbook.rollback maintainers
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.info_module
+  - runbook.rollback.attributes
+  - runbook.rollback.compose
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it reads the project in check mode too.
+options:
+  compose_argv:
+    required: true
+  services:
+    description:
+      - The services expected to run. Omitted, every service the compose files define.
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: Read the stack
+  runbook.rollback.compose_info:
+    compose_argv: "{{ rollback_compose_argv }}"
+    compose_env: "{{ rollback_compose_env }}"
+  register: stack
+
+- name: Fail when a service is down
+  ansible.builtin.assert:
+    that: stack.problems | length == 0
+    fail_msg: "{{ stack.problems | join('; ') }}"
+"""
+
+RETURN = r"""
+services:
+  description: The services expected (O(services), or every service the compose files define).
+  returned: success
+  type: list
+  elements: str
+  sample: [postgres, api-gateway]
+containers:
+  description: The project's containers, as the collection's C(compose_ps) filter gives them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The compose service.
+      type: str
+    name:
+      description: The container's name.
+      type: str
+    image:
+      description: The container's image.
+      type: str
+    state:
+      description: C(running), C(exited), C(restarting), C(created)...
+      type: str
+    health:
+      description: C(healthy), C(unhealthy), C(starting), or empty without a healthcheck.
+      type: str
+    exit_code:
+      description: The exit code of an exited container.
+      type: int
+problems:
+  description: One line per expected service that is not running, or not healthy; empty when all are.
+  returned: success
+  type: list
+  elements: str
+  sample: ["billing-service: exited (code 1)", "redis: no container"]
+state:
+  description: Service -> C(version) (the tag of its image) and C(state), for every container and expected service
+    (C(missing) when it has no container).
+  returned: success
+  type: dict
+  sample: {api-gateway: {version: v1.2.3, state: healthy}}
+state_line:
+  description: O(state) as one line, for messages.
+  returned: success
+  type: str
+  sample: api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)
+"""
+
+import os
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    compose_error,
+    parse_ps,
+    problems,
+    stack_state,
+    stack_state_line,
+)
+
+
+def compose(module, env, *args):
+    """stdout of one docker compose command of the project; fails the module with compose's error."""
+    argv = list(module.params["compose_argv"]) + list(args)
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        module.fail_json(msg="docker compose %s: %s" % (args[0], exc))
+    if proc.returncode != 0:
+        error = compose_error(proc.stderr) or "exit %d" % proc.returncode
+        module.fail_json(msg="docker compose %s: %s" % (args[0], error[:500]))
+    return proc.stdout
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            compose_options(required=True, database=False),
+            services=dict(type="list", elements="str"),
+        ),
+        supports_check_mode=True,
+    )
+    env = dict(os.environ, **{k: str(v) for k, v in module.params["compose_env"].items()})
+    services = module.params["services"]
+    if services is None:
+        services = [line.strip() for line in compose(module, env, "config", "--services").splitlines() if line.strip()]
+    try:
+        containers = parse_ps(compose(module, env, "ps", "--all", "--format", "json"))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    state = stack_state(containers, services)
+    module.exit_json(
+        changed=False,
+        services=services,
+        containers=containers,
+        problems=problems(containers, services),
+        state=state,
+        state_line=stack_state_line(state),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The verification's verdict (module_utils/verdict.py, the filters verify_checks and verify_verdict): each
+check's figure, limit and judgement as an operator reads them in the verification report."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.rollback.plugins.filter.verify import FilterModule
+
+FILTERS = FilterModule().filters()
+HEALTHY = {"healthy": True, "summary": "9 of 9 endpoints healthy"}
+METRICS = {"error_rate_url": "http://gw/metrics/error-rate", "p95_url": "http://gw/metrics/p95",
+           "max_error_rate": 1.0, "max_p95_ms": 500, "min_requests_for_p95": 20}  # fmt: skip
+WATCH = {"seconds": 900, "max_error_rate": 1.0, "sustained": 300}
+
+
+def uri(body):
+    """A uri result: the endpoint's JSON, or the failure of an endpoint that did not answer."""
+    return {"status": 200, "json": body} if body is not None else {"status": -1, "msg": "Connection refused"}
+
+
+def checks(**gathered):
+    base = {"containers": {"problems": [], "count": 9}, "health": HEALTHY, "smoke": None, "metrics": None,
+            "stability": None}  # fmt: skip
+    return {c["name"]: (c["ok"], c["detail"]) for c in FILTERS["verify_checks"](dict(base, **gathered))}
+
+
+def test_a_healthy_stack_with_nothing_else_checked_passes_and_says_what_was_skipped():
+    found = FILTERS["verify_checks"]({"containers": {"problems": [], "count": 9}, "health": HEALTHY,
+                                      "smoke": None, "metrics": None, "stability": None})  # fmt: skip
+    assert [c["name"] for c in found] == ["containers", "health", "smoke", "error rate", "p95", "stability"]
+    assert found[0] == {"name": "containers", "ok": True, "detail": "9 services running and healthy"}
+    assert [(c["ok"], c["detail"]) for c in found[2:]] == [(True, "skipped")] * 4
+    assert FILTERS["verify_verdict"](found) == {"passed": True, "problems": []}
+
+
+def test_failed_containers_health_and_smoke_each_name_their_problem():
+    found = checks(containers={"problems": ["billing-service: exited (code 1)", "redis: no container"], "count": 9},
+                   health={"healthy": False, "summary": "auth-service: HTTP 503"},
+                   smoke={"passed": False, "summary": "login: HTTP 500"})  # fmt: skip
+    assert found["containers"] == (False, "billing-service: exited (code 1), redis: no container")
+    assert found["health"] == (False, "auth-service: HTTP 503")
+    assert found["smoke"] == (False, "login: HTTP 500")
+    verdict = FILTERS["verify_verdict"](FILTERS["verify_checks"]({
+        "containers": {"problems": ["redis: no container"], "count": 9}, "health": HEALTHY, "smoke": None,
+        "metrics": None, "stability": None}))  # fmt: skip
+    assert verdict == {"passed": False, "problems": ["containers: redis: no container"]}
+
+
+@pytest.mark.parametrize(
+    "rate, p95, expected_rate, expected_p95",
+    [
+        ({"rate": 0.25}, {"p95": 120.4, "requests": 300}, (True, "0.25 % (limit 1.0 %)"),
+         (True, "120 ms (limit 500 ms)")),
+        # At the limit is not below it.
+        ({"rate": 1.0}, {"p95": 500, "requests": 300}, (False, "1.00 % (limit 1.0 %)"),
+         (False, "500 ms (limit 500 ms)")),
+        # Too few requests for a p95 to mean anything: reported, not judged.
+        ({"rate": 0}, {"p95": 2300, "requests": 3}, (True, "0.00 % (limit 1.0 %)"),
+         (True, "2300 ms (limit 500 ms), not judged: 3 requests in the window")),
+        # No requests figure at all counts as none.
+        ({"rate": 0}, {"p95": 2300}, (True, "0.00 % (limit 1.0 %)"),
+         (True, "2300 ms (limit 500 ms), not judged: 0 requests in the window")),
+        # Endpoints down, or answering something else: a failed check, never a zero.
+        (None, None, (False, "unreadable from http://gw/metrics/error-rate"),
+         (False, "unreadable from http://gw/metrics/p95")),
+        ({"rate": "0.1"}, {"p95": True, "requests": 300}, (False, "unreadable from http://gw/metrics/error-rate"),
+         (False, "unreadable from http://gw/metrics/p95")),
+    ],
+    ids=["within", "at the limits", "few requests", "no count", "unreachable", "not numbers"],
+)
+def test_the_error_rate_and_p95_against_their_limits(rate, p95, expected_rate, expected_p95):
+    found = checks(metrics=dict(METRICS, error_rate=uri(rate), p95=uri(p95)))
+    assert found["error rate"] == expected_rate
+    assert found["p95"] == expected_p95
+
+
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (None, (True, "not watched: an earlier check failed")),
+        ({"stopped_early": True, "stop_observed": 4.2, "samples": [{"error_rate": 4.2}]},
+         (False, "error rate at or above 1.0 % for 300 s (lowest 4.2 %)")),
+        ({"stopped_early": False, "samples": [{"error_rate": 0.1}, {"ts": 1}, {"error_rate": 0.6}]},
+         (True, "error rate never at or above 1.0 % for 300 s in 900 s (highest 0.6 %)")),
+        ({"stopped_early": False, "samples": [{"ts": 1}]}, (True, "no error rate to watch over 900 s (no requests)")),
+    ],
+    ids=["not watched", "stopped early", "stable", "no traffic"],
+)
+def test_the_stability_watch(result, expected):
+    assert checks(stability=dict(WATCH, result=result))["stability"] == expected
+
+
+def test_bad_input_is_one_line_naming_the_filter():
+    with pytest.raises(AnsibleFilterError, match=r"^verify_checks: expected a dictionary"):
+        FILTERS["verify_checks"]("containers")
+    with pytest.raises(AnsibleFilterError, match=r"^verify_checks: "):
+        checks(metrics={"error_rate": uri({"rate": 1})})
+    with pytest.raises(AnsibleFilterError, match=r"^verify_verdict: each check needs name, ok and detail"):
+        FILTERS["verify_verdict"]([{"name": "health"}])
