@@ -48,7 +48,7 @@ def fill(pid: int, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def broken(stack):
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    stack.seed("v1.2.3")
     assert stack.playbook("deploy", version="v1.2.4").rc != 0, "v1.2.4 fails its verification by design"
     return stack
 
@@ -129,7 +129,7 @@ def test_a_flooding_log_is_cut_and_the_shutdown_stays_within_budget(stack, fault
 )
 def test_procedure_d_stops_everything_with_a_full_state_directory(stack, fault_result):
     assert stack.playbook("procedure_d", clear=True).rc == 0
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    stack.seed("v1.2.3")
     wrap, inside = full_state_dir(stack)
     run = stack.playbook("procedure_d", incident="inc-d-full", keep_data=True, wrap=wrap, rollback_state_dir=inside)
     assert running(stack) == {"postgres", "redis"}, run.output[-3000:]

@@ -29,7 +29,7 @@ def one_line_error(output: str) -> str:
 
 @pytest.fixture(scope="module")
 def broken(stack):
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    stack.seed("v1.2.3")
     run = stack.playbook("deploy", version="v1.2.4", deploy_fail_on_verify=False)
     assert run.rc == 0, run.output
     assert stack.get("/health")[1]["version"] == "v1.2.4"

@@ -54,7 +54,7 @@ def unchanged(stack, before: dict) -> bool:
 @pytest.fixture(scope="module")
 def killed(stack):
     """Procedure A from v1.2.4 to v1.2.3, killed once it reached the staged restart: (pid, output)."""
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    stack.seed("v1.2.3")
     assert stack.playbook("deploy", version="v1.2.4").rc != 0, "v1.2.4 is expected to fail verification"
 
     on_v124 = stack.containers()

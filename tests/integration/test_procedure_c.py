@@ -64,7 +64,7 @@ def test_broken_billing_release(stack):
         rollback_compose_env=stack.compose_env(METRICS_WINDOW_SECONDS="10"),
         rollback_metrics_window=10,
     )
-    assert stack.playbook("deploy", version="v1.2.3").rc == 0
+    stack.seed("v1.2.3")
     run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20)
     assert run.rc != 0
     assert BILLING in run.output.rsplit("fatal:", 1)[-1]
