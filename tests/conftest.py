@@ -63,8 +63,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-
-
 def pytest_runtest_setup(item):
     marker = item.get_closest_marker("fault")
     if marker:

@@ -101,8 +101,8 @@ def describe_holder(holder):
     if holder.get("pid") is not None:
         where.append("pid %s" % holder["pid"])
     since = holder.get("acquired_at") or "an unknown time"
-    return "%s%s since %s (run %s)" % (who, " " + ", ".join(where) + "," if where else "", since,
-                                         holder.get("run_id"))
+    where_text = " " + ", ".join(where) + "," if where else ""
+    return "%s%s since %s (run %s)" % (who, where_text, since, holder.get("run_id"))
 
 
 def held_message(path, holder, liveness=None, break_requested=False):

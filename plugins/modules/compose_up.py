@@ -81,6 +81,10 @@ actions:
     status:
       description: The last change seen, for example C(Recreated) or C(Started).
       type: str
+shut_down:
+  description: Whether it started nothing because O(shutdown_mark) exists.
+  returned: failure
+  type: bool
 problems:
   description: Each service's problem when the stage failed, for example C(billing-service) exited with its code.
   returned: failure
@@ -126,7 +130,7 @@ def main():
         module.fail_json(
             msg="Procedure D shut %s down during this run; nothing more is started until procedure_d.yml -e clear=true"
             % project_of(p["compose_argv"]),
-            actions=[], problems=[],
+            actions=[], problems=[], shut_down=True,
         )  # fmt: skip
     env = dict(os.environ, **{k: str(v) for k, v in p["compose_env"].items()})
     argv = list(p["compose_argv"]) + [

@@ -153,7 +153,7 @@ def test_killed_after_the_swap_then_completed(stack, broken, fault_result):
     for label, when in (
         ("after the swap committed", swap_committed),
         ("step 6, the staged restart", past("Start each stage")),
-        ("step 7, the verification", past("runbook.rollback.verify : List the project's containers")),
+        ("step 7, the verification", past("runbook.rollback.verify : Read the project's containers")),
     ):
         killed_at(stack, label, when)
     final = stack.playbook("procedure_b", incident=INCIDENT, break_lock=True)

@@ -25,6 +25,7 @@ def remember_secret(secret: str) -> str:
     _MORE_SECRETS.append(secret)
     return secret
 
+
 LEVELS = [
     {"level": 1, "name": "on-call engineer", "contacts": ["@oncall"], "channels": ["slack"]},
     {"level": 2, "name": "DevOps lead", "contacts": ["@devops-lead"], "channels": ["slack", "pagerduty", "webhook"]},

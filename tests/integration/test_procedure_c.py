@@ -166,8 +166,8 @@ def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
 
 
 def test_mixed_state_is_not_a_known_good_release(stack):
-    rc, result = stack.module("deploy_history", {"path": str(stack.state_dir / "deployments.jsonl"),
-                                                  "state": "query"})  # fmt: skip
+    history = str(stack.state_dir / "deployments.jsonl")
+    rc, result = stack.module("deploy_history", {"path": history, "state": "query"})
     assert rc == 0
     assert result["last_good"] == "v1.2.3"
     assert "v1.2.5" in result["bad_versions"]

@@ -143,8 +143,8 @@ def test_all_flows_pass(app):
     result = run_flows(app.url + "/")
     assert result["passed"] is True
     assert result["summary"] == "5/5 smoke flows passed"
-    assert [f["name"] for f in result["flows"]] == ["register", "login", "create_chat", "send_message",
-                                                     "billing_checkout"]
+    names = ["register", "login", "create_chat", "send_message", "billing_checkout"]
+    assert [f["name"] for f in result["flows"]] == names
     assert [f["status"] for f in result["flows"]] == [201, 200, 201, 201, 201]
     assert all(f["ok"] and f["error"] is None and isinstance(f["ms"], int) for f in result["flows"])
     assert list(app.chats.values()) == [["smoke check"]]
