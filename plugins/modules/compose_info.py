@@ -20,7 +20,6 @@ author:
   - runbook.rollback maintainers
 extends_documentation_fragment:
   - action_common_attributes
-  - action_common_attributes.info_module
   - runbook.rollback.attributes
   - runbook.rollback.compose
 attributes:
