@@ -47,6 +47,7 @@ try:
 except ImportError:  # pragma: no cover - the HTML renderer ships with the collection
     render_html = None
 
+
 def controller_user():
     try:
         return getpass.getuser()
