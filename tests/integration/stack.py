@@ -176,27 +176,32 @@ class Stack:
             raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
         return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
 
-    def seed(self, version: str) -> None:
-        """The stack on `version` as its verified first deploy leaves it (work tree at the tag, every service up
-        and healthy, the history's line), made directly: a git checkout, one `docker compose up --wait` and the
-        collection's deploy_history module, where deploy.yml costs a playbook run. For fixtures whose subject
-        comes after that deploy; deploy.yml's own first deploy is tested in test_procedure_a and by the drills."""
+    def seed(self, version: str, result: str = "verified") -> None:
+        """The stack on `version` as deploy.yml leaves it when the release comes up healthy (work tree at the
+        tag, every service up and healthy, the history's line: `verified`, or `failed` for a release that
+        serves but fails its verification, such as v1.2.4), made directly: a git checkout, one
+        `docker compose up --wait` and the collection's deploy_history module, where deploy.yml costs a
+        playbook run. For fixtures whose subject comes after that deploy; deploy.yml's own deploys, good and
+        failing, are tested in test_procedure_a, test_backup and by the drills."""
         git = ["git", "-C", str(self.app_dir)]
         subprocess.run([*git, "checkout", "--quiet", "--detach", f"refs/tags/{version}"], check=True)
         commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         # The inventory's compose environment, with whatever a test added to it, as deploy.yml would use it.
         group_vars = yaml.safe_load((self.inventory / "group_vars" / "rollback_targets.yml").read_text())
         env = {k: str(v) for k, v in group_vars["rollback_compose_env"].items()}
+        before = self.containers()
         up = self.compose("up", "--detach", "--wait", "--wait-timeout", "300", "--no-build", "--pull", "never",
-                          check=False, env=env)  # fmt: skip
+                          "--remove-orphans", check=False, env=env)  # fmt: skip
         assert up.returncode == 0, f"the stack did not come up on {version}: {up.stderr[-2000:]}"
-        services = self.compose("config", "--services", env=env).stdout.split()
-        entry = {"version": version, "commit": commit, "action": "deploy", "procedure": "deploy",
-                 "result": "verified", "from_version": None, "run_id": f"seed-{uuid.uuid4().hex[:8]}",
-                 "restarted": services, "backup": None}  # fmt: skip
-        rc, result = self.module("deploy_history", {"path": str(self.state_dir / "deployments.jsonl"),
-                                                    "state": "record", "entry": entry})  # fmt: skip
-        assert rc == 0, result
+        after = self.containers()
+        history = self.history()
+        entry = {"version": version, "commit": commit, "action": "deploy", "procedure": "deploy", "result": result,
+                 "from_version": history[-1]["version"] if history else None,
+                 "run_id": f"seed-{uuid.uuid4().hex[:8]}",
+                 "restarted": sorted(s for s in after if after[s] != before.get(s)), "backup": None}  # fmt: skip
+        rc, recorded = self.module("deploy_history", {"path": str(self.state_dir / "deployments.jsonl"),
+                                                      "state": "record", "entry": entry})  # fmt: skip
+        assert rc == 0, recorded
 
     def compose(
         self, *args: str, check: bool = True, text: bool = True, stdin=None, env: dict | None = None

@@ -104,10 +104,10 @@ class Prometheus:
 
 @pytest.fixture(scope="module")
 def broken_stack(stack):
-    run = stack.playbook("deploy", version="v1.2.4")
     # v1.2.4 fails its verification by design; what matters here is that it serves.
+    stack.seed("v1.2.4", result="failed")
     status, health = stack.get("/health")
-    assert (status, health.get("version")) == (200, "v1.2.4"), run.output
+    assert (status, health.get("version")) == (200, "v1.2.4")
     return stack
 
 
