@@ -34,8 +34,10 @@ DRILLS := procedure_b default procedure_c procedure_d
 # and drill lanes when the drills run alone (`make molecule`).
 WORKERS ?= 2
 LANES ?= 2
-# What the stacks need first; empty when `make test` has already made it.
+# What the stacks need first, and what lint and the unit tests need; empty when `make test` has
+# already made it.
 IMAGES ?= images
+VENV_FIRST ?= venv
 
 setup:
 	@$(PHASE) start setup
@@ -55,14 +57,14 @@ images: setup
 	python demo/images.py
 	@$(PHASE) end images
 
-lint: venv
+lint: $(VENV_FIRST)
 	@$(PHASE) start lint
 	ansible-lint --profile production
 	ruff check .
 	antsibull-changelog lint
 	@$(PHASE) end lint
 
-unit: venv
+unit: $(VENV_FIRST)
 	@$(PHASE) start unit
 	pytest -q -n 2 $(call junit,unit) tests/unit
 	@$(PHASE) end unit
@@ -85,10 +87,12 @@ molecule: $(IMAGES)
 	python3 scripts/drills.py --lanes $(LANES) $(DRILLS)
 	@$(PHASE) end molecule
 
-# The integration modules and the drills at the same time: the integration run keeps the two cores
-# nearly busy, a drill mostly waits (traffic, sampling windows, health), so one drill lane beside two
+# Lint beside the unit tests (ansible-lint keeps one core busy, the unit tests two), then the
+# integration modules and the drills at the same time: the integration run keeps the two cores nearly
+# busy, a drill mostly waits (traffic, sampling windows, health), so one drill lane beside two
 # integration workers fills what they leave. Each target's output is printed whole when it ends.
-test: lint unit images
+test: venv
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint unit images VENV_FIRST=
 	@$(MAKE) --no-print-directory -j2 --output-sync=target integration molecule LANES=1 IMAGES=
 
 demo: images
