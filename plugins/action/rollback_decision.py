@@ -24,7 +24,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # no remote files
         # Raises AnsibleActionFail with the standard message on a wrong type or a missing option.
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             result.update(evaluate(**args))
         except DecisionInputError as exc:

@@ -22,7 +22,7 @@ description:
     C(set_stats)), prints each runbook step's time against the runbook's budget and writes the incident
     report (C(report.json), C(report.md), C(report.html), C(postmortem.md), C(timeline.json)) on the controller.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 requirements:
   - the collection's playbooks load it by themselves (playbooks/callback_plugins); elsewhere enable it in
     configuration, for example C(callbacks_enabled = runbook.rollback.timeline)

@@ -162,7 +162,7 @@ def parse_counts(stdout):
     counts = {}
     for line in stdout.splitlines():
         if "|" in line:
-            name, _, value = line.partition("|")
+            name, _unused, value = line.partition("|")
             counts[name] = int(value)
     return counts
 
@@ -331,7 +331,7 @@ def list_archive(compose, dump_path):
 
 def verify(compose, directory, meta):
     """Check a backup before use: file present, size and sha256 as recorded, archive readable."""
-    dump_path, _ = paths(directory, meta["id"])
+    dump_path, _unused = paths(directory, meta["id"])
     if not os.path.exists(dump_path):
         raise BackupError("backup %s: the dump %s is missing" % (meta["id"], dump_path))
     size = os.path.getsize(dump_path)

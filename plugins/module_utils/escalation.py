@@ -68,8 +68,8 @@ def escalation(failed=False, fell_back=False, data_at_risk=False, downtime_secon
         (downtime > EXTENDED_DOWNTIME, 4, "downtime %s is over 4 hours" % _duration(downtime)),
     ]
     held = [(level, reason) for holds, level, reason in rules if holds]
-    level = max([1] + [lvl for lvl, _ in held])
-    return {"level": level, "name": LEVEL_NAMES[level], "reasons": [reason for _, reason in held]}
+    level = max([1] + [lvl for lvl, _unused in held])
+    return {"level": level, "name": LEVEL_NAMES[level], "reasons": [reason for _unused, reason in held]}
 
 
 def escalation_level_entry(levels, level):

@@ -73,7 +73,7 @@ def bad_versions(entries):
         if e.get("action") == "rollback" and isinstance(rolled_from, str) and rolled_from:
             if not any(x["version"] == rolled_from and x.get("result") == VERIFIED and not pinned(x) for x in later):
                 bad[rolled_from] = max(bad.get(rolled_from, -1), i)
-    return [v for v, _ in sorted(bad.items(), key=lambda kv: kv[1], reverse=True)]
+    return [v for v, _unused in sorted(bad.items(), key=lambda kv: kv[1], reverse=True)]
 
 
 def _describe_current(current, entries, bad):

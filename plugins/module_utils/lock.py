@@ -224,7 +224,7 @@ def run_identity(pid=None, proc="/proc"):
 
 
 def _ticks(started):
-    boot, _, ticks = (started or "").rpartition(":")
+    boot, _unused, ticks = (started or "").rpartition(":")
     return (boot, int(ticks)) if ticks.isdigit() else (None, None)
 
 

@@ -337,8 +337,10 @@ def _short_error(result):
     if "Request failed:" in msg:
         msg = msg.split("Request failed:", 1)[1]
     msg = msg.strip()
-    if msg.startswith("<urlopen error") and msg.endswith(">"):
-        msg = msg[len("<urlopen error") : -1].strip()
+    # urllib's wrapping of a connection error: "<... error [Errno 111] Connection refused>".
+    wrapped = re.match(r"<\w+ error (.*)>$", msg, re.S)
+    if wrapped:
+        msg = wrapped.group(1).strip()
     msg = _URL.sub("<url>", msg)
     lowered = msg.lower()
     if "timed out" in lowered or "timeout" in lowered:

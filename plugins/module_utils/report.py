@@ -16,8 +16,9 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.runbook.rollback.plugins.module_utils.incident import is_incident_id
+
 SCHEMA = 1
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 # The runbook's procedures: title, time estimate (seconds, low-high) and its steps, each with the
 # timeline steps (roles, or role_entrypoint) that carry it out and its own estimate. Steps of the
@@ -344,9 +345,10 @@ def checklists(letter, steps, record, started, ended):
             if na_note:
                 return _item(item, NA, note=na_note)
             return _item(item, OPEN, by="human", note=human_note)
-        if any(t[2] == "failed" for _, t in ran):
-            return _item(item, FAILED, iso(max(t[1] for _, t in ran)), note=", ".join(n for n, _ in ran) + " failed")
-        return _item(item, DONE, iso(max(t[1] for _, t in ran)), note=", ".join(n for n, _ in ran))
+        if any(t[2] == "failed" for _unused, t in ran):
+            names = ", ".join(n for n, _unused in ran)
+            return _item(item, FAILED, iso(max(t[1] for _unused, t in ran)), note=names + " failed")
+        return _item(item, DONE, iso(max(t[1] for _unused, t in ran)), note=", ".join(n for n, _unused in ran))
 
     def verified(item, names):
         if "verify" not in times or times["verify"][2] == "skipped" or not checks:
@@ -887,4 +889,4 @@ def render_postmortem(report):
 def safe_incident(incident, fallback):
     """The incident id when it is safe as a directory name, else the fallback."""
     text = str(incident or "")
-    return text if SAFE_ID.fullmatch(text) else fallback
+    return text if is_incident_id(text) else fallback

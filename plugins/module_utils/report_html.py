@@ -366,7 +366,7 @@ def _metrics_svg(metrics) -> str:
         top = METRICS_TOP + index * (METRICS_PANEL_H + METRICS_GAP)
         bottom = top + METRICS_PANEL_H
         points = series[key]
-        peak = max([v for _, v in points] + [floor])
+        peak = max([v for _unused, v in points] + [floor])
         y_tick = _tick_step(peak, max_ticks=4) if peak >= 1 else peak / 4
         y_max = math.ceil(peak / y_tick) * y_tick
 

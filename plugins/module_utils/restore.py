@@ -181,7 +181,7 @@ def database_info(compose, database):
     line = out.strip()
     if not line:
         return None
-    owner, _, size = line.partition("|")
+    owner, _unused, size = line.partition("|")
     return {"owner": owner, "size": int(size)}
 
 
@@ -260,16 +260,16 @@ def restore_side(compose, directory, meta, database, side, owner, tables, jobs=2
         if jobs > 1:
             # Parallel restore needs a seekable archive: copy it into the container first.
             with open(dump_path, "rb") as fh:
-                rc, _, err = compose.run("sh", "-c", 'umask 077 && cat > "$1"', "sh", inside, stdin=fh)
+                rc, _unused, err = compose.run("sh", "-c", 'umask 077 && cat > "$1"', "sh", inside, stdin=fh)
             if rc != 0:
                 raise BackupError(
                     "copying %s into the %s container failed: %s"
                     % (meta["id"], compose.service, first_line(err, "rc %d" % rc))
                 )
-            rc, _, err = compose.run(*common, "--jobs=%d" % jobs, inside)
+            rc, _unused, err = compose.run(*common, "--jobs=%d" % jobs, inside)
         else:
             with open(dump_path, "rb") as fh:
-                rc, _, err = compose.run(*common, stdin=fh)
+                rc, _unused, err = compose.run(*common, stdin=fh)
         if rc != 0:
             raise BackupError("restoring %s into %s failed: %s" % (meta["id"], side, first_line(err, "rc %d" % rc)))
         counts = row_counts(compose, side, check_tables(list(tables)))
@@ -377,8 +377,8 @@ def state(compose, database):
                            kept=literal(database + KEPT_INFIX))  # fmt: skip
     found = {"exists": False, "allow_connections": None, "restored": None, "sides": [], "kept": []}
     for line in psql(compose, sql, what="reading the databases of %s" % database).splitlines():
-        name, _, rest = line.partition("|")
-        allow, _, comment = rest.partition("|")
+        name, _unused, rest = line.partition("|")
+        allow, _unused, comment = rest.partition("|")
         if name == database:
             found.update(exists=True, allow_connections=allow == "t", restored=parse_mark(comment))
         elif name.startswith(database + SIDE_INFIX):
@@ -448,7 +448,7 @@ def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
         for attempt in range(attempts):
             psql(compose, TERMINATE_SQL.format(**names), what="ending the sessions of %s" % database)
             # psql -c sends the statements as one query string: they commit or roll back together.
-            rc, _, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres",
+            rc, _unused, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres",
                                      "-c", SWAP_SQL.format(**names))  # fmt: skip
             if rc == 0:
                 return attempt + 1, advanced
@@ -484,5 +484,5 @@ def check_counts(compose, database, tables, expected):
 
 def connections(compose, database):
     out = psql(compose, CONNECTIONS_SQL % literal(check_db_name(database)), what="counting connections")
-    used, _, limit = out.strip().partition("|")
+    used, _unused, limit = out.strip().partition("|")
     return int(used), int(limit)

@@ -17,7 +17,7 @@ description:
   - One module call where the roles used two C(docker compose) commands and several filters; preflight, the
     verification and the known state a failed procedure leaves behind all read the stack through it.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
@@ -93,7 +93,7 @@ state:
   type: dict
   sample: {api-gateway: {version: v1.2.3, state: healthy}}
 state_line:
-  description: O(state) as one line, for messages.
+  description: RV(state) as one line, for messages.
   returned: success
   type: str
   sample: api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)

@@ -21,7 +21,7 @@ description:
     file is deleted when no pin is left. Whole-stack deploys and rollbacks do this.
   - The file is replaced atomically.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

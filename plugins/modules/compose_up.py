@@ -20,7 +20,7 @@ description:
   - One C(docker compose) call per stage (and one C(ps) when it fails), where M(community.docker.docker_compose_v2)
     makes five; the staged restart runs it once per stage of every rollback.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: db_backup
-short_description: Take, list and verify PostgreSQL backups of a compose project
+short_description: Take and verify PostgreSQL backups of a compose project
 description:
   - With O(state=present), dumps O(database) with C(pg_dump --format=custom) inside the O(service) container
     (C(docker compose exec -T)), so that neither client tools nor the password are needed on the host. The
@@ -17,17 +17,12 @@ description:
     archive's entry count and the row counts of O(tables). The counts and the dump are read in one snapshot
     (C(pg_export_snapshot), C(pg_dump --snapshot)), so a backup taken while users write restores with
     exactly the rows it records (C(consistent=true) in the sidecar).
-  - With O(state=list), returns the backups in O(dir) from their sidecars, oldest first.
-  - With O(state=select), chooses the backup a restore should use, without reading the dumps; the one named
-    by O(id), the newest taken on O(date) (emergency C(before_rollback) backups are left out), or by default
-    the backup taken before the deployment that brought the running release, from the deployment history
-    O(history) (its pre-deploy backup, else the newest backup older than it). It fails with one line when
-    there is none, when its dump is missing, or when it was taken on another release than O(version).
+  - M(runbook.rollback.db_backup_info) lists the backups and chooses the one a restore should use.
   - With O(state=verify), checks the backup O(id) before use, size and sha256 as recorded and the archive
     readable by pg_restore, and fails with one line when it is not.
   - Nothing is ever deleted or overwritten.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
@@ -36,12 +31,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: O(state=present) reports the backup it would take without dumping; list and verify run as usual.
+    details: O(state=present) reports the backup it would take without dumping; verify runs as usual.
 options:
   state:
-    description: Take a backup, list them, or verify one.
+    description: Take a backup, or verify one.
     type: str
-    choices: [present, list, select, verify]
+    choices: [present, verify]
     default: present
   dir:
     description: Directory of the dumps and their sidecars.
@@ -61,18 +56,11 @@ options:
     choices: [manual, pre_deploy, before_rollback]
     default: manual
   version:
-    description: The release deployed when the backup is taken (present), or the release the selected backup
-      must have been taken on (select).
+    description: The release deployed when the backup is taken.
     type: str
   id:
-    description: The backup to verify, or to select.
+    description: The backup to verify.
     type: str
-  date:
-    description: With O(state=select), the UTC day (YYYY-MM-DD) whose newest backup is selected.
-    type: str
-  history:
-    description: With O(state=select), the deployment history file (C(deployments.jsonl)).
-    type: path
   timeout:
     description: Seconds for each non-streaming call (listing the archive, counting rows).
     type: float
@@ -90,17 +78,18 @@ EXAMPLES = r"""
     version: v1.2.3
   register: backup
 
-- name: List the backups
+- name: Check a backup before it is restored
   runbook.rollback.db_backup:
-    state: list
+    state: verify
     dir: /var/lib/runbook-rollback/backups
-  register: backups
+    compose_argv: "{{ rollback_compose_argv }}"
+    id: 20261128T150000Z-pre_deploy-v1.2.3
 """
 
 RETURN = r"""
 backup:
-  description: The sidecar of the backup taken (present), selected (select) or verified (verify).
-  returned: when state is present, select or verify
+  description: The sidecar of the backup taken (present) or verified (verify).
+  returned: always
   type: dict
   sample:
     id: 20261128T150000Z-pre_deploy-v1.2.3
@@ -116,20 +105,6 @@ backup:
     row_counts: {users: 12, chats: 30, messages: 120, subscriptions: 3}
     consistent: true
     verified: true
-backups:
-  description: Every backup's sidecar, oldest first, with C(dump_present).
-  returned: when state is list
-  type: list
-  elements: dict
-reason:
-  description: Why this backup was selected.
-  returned: when state is select
-  type: str
-warnings:
-  description: Sidecars that could not be read.
-  returned: when state is list
-  type: list
-  elements: str
 """
 
 import os
@@ -146,23 +121,19 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     utc_now,
     verify,
 )
-from ansible_collections.runbook.rollback.plugins.module_utils.history import HistoryError, read_history
-from ansible_collections.runbook.rollback.plugins.module_utils.restore import choose
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             **compose_options(required=False),
-            state=dict(type="str", choices=["present", "list", "select", "verify"], default="present"),
+            state=dict(type="str", choices=["present", "verify"], default="present"),
             dir=dict(type="path", required=True),
             database=dict(type="str"),
             tables=dict(type="list", elements="str", default=[]),
             tag=dict(type="str", choices=["manual", "pre_deploy", "before_rollback"], default="manual"),
             version=dict(type="str"),
             id=dict(type="str"),
-            date=dict(type="str"),
-            history=dict(type="path"),
             timeout=dict(type="float", default=600),
         ),
         required_if=[("state", "present", ("compose_argv", "database")), ("state", "verify", ("compose_argv", "id"))],
@@ -170,19 +141,9 @@ def main():
     )
     p = module.params
     try:
-        if p["state"] == "list":
-            backups, warnings = read_sidecars(p["dir"])
-            for warning in warnings:
-                module.warn(warning)
-            module.exit_json(changed=False, backups=backups, warnings=warnings)
-        if p["state"] == "select":
-            backups, _ = read_sidecars(p["dir"])
-            entries = read_history(p["history"])[0] if p["history"] else []
-            meta, reason = choose(backups, entries, backup_id=p["id"], backup_date=p["date"], version=p["version"])
-            module.exit_json(changed=False, backup=meta, reason=reason)
         compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
         if p["state"] == "verify":
-            backups, _ = read_sidecars(p["dir"])
+            backups, _unused = read_sidecars(p["dir"])
             meta = next((b for b in backups if b["id"] == p["id"]), None)
             if meta is None:
                 module.fail_json(msg="no backup %s in %s" % (p["id"], p["dir"]))
@@ -193,7 +154,7 @@ def main():
             module.exit_json(changed=True, backup={"id": planned, "file": os.path.join(p["dir"], planned + ".dump")})
         meta = take(compose, p["dir"], p["database"], p["tables"], p["tag"], p["version"])
         module.exit_json(changed=True, backup=meta)
-    except (BackupError, HistoryError) as exc:
+    except BackupError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg="backup in %s failed: %s" % (p["dir"], exc.strerror or exc))

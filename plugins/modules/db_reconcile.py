@@ -24,7 +24,7 @@ description:
     table's generated primary key handed out anew, foreign keys between O(tables) pointed at the new ids,
     parents before children.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -38,7 +38,7 @@ description:
   - O(state=verified) compares O(database)'s row counts with the backup's, and reports its connections. A table
     with fewer rows than the backup is a problem; more rows are users writing again since the restart.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

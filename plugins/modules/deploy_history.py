@@ -16,7 +16,7 @@ description:
     unless a later entry for that version verified. The last known good version is the newest verified
     entry whose version is neither bad nor the current one.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

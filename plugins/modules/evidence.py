@@ -26,7 +26,7 @@ description:
   - A file that cannot be written (a full disk) is listed in C(problems) like anything unreadable; the
     capture, and the shutdown after it, go on.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

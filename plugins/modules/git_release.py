@@ -19,7 +19,7 @@ description:
     already, and confirms HEAD afterwards. With O(commit) the tag must still point where it did when the release
     was proved, or nothing is checked out.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -15,7 +15,7 @@ description:
   - With O(wait), failing endpoints are probed again every O(interval) seconds until all are ok or O(wait) elapses,
     which covers services still starting after a restart.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

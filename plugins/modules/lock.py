@@ -24,7 +24,7 @@ description:
     removed and taken, with a warning naming what was broken. A lock whose run is still alive on this
     controller is never broken, nor a lock another controller took within the grace.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -26,7 +26,7 @@ description:
   - With O(stop_when), sampling ends early once the metric has been at least the limit for the given seconds
     (the verify role's stability watch uses it so that a failing rollback is not watched for 15 minutes).
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -17,7 +17,7 @@ description:
     restart that had not yet seen the shutdown mark) starts again is stopped again, until nothing has run for
     O(settle) seconds in a row, or O(timeout) seconds have passed; then it fails, naming what still runs.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
@@ -95,7 +95,7 @@ def running(project):
         raise RuntimeError("docker ps failed: %s" % first_line(proc.stderr, "rc %d" % proc.returncode))
     found = []
     for line in proc.stdout.splitlines():
-        cid, _, service = line.strip().partition(" ")
+        cid, _unused, service = line.strip().partition(" ")
         if cid:
             found.append((cid, service or "unknown"))
     return found
@@ -121,8 +121,8 @@ def main():
         while True:
             targets = [(cid, service) for cid, service in running(p["project"]) if service not in keep]
             if module.check_mode:
-                module.exit_json(changed=bool(targets), stopped=sorted({s for _, s in targets}),
-                                 running=sorted({s for _, s in running(p["project"])}), rounds=0)  # fmt: skip
+                module.exit_json(changed=bool(targets), stopped=sorted({s for _unused, s in targets}),
+                                 running=sorted({s for _unused, s in running(p["project"])}), rounds=0)  # fmt: skip
             now = time.monotonic()
             if not targets:
                 quiet_since = quiet_since or now
@@ -132,17 +132,18 @@ def main():
                 quiet_since = None
                 if now > deadline:
                     module.fail_json(msg="still running after %ds of stopping: %s"
-                                     % (p["timeout"], ", ".join(sorted({s for _, s in targets}))),
-                                     stopped=sorted(stopped), running=sorted({s for _, s in targets}),
+                                     % (p["timeout"], ", ".join(sorted({s for _unused, s in targets}))),
+                                     stopped=sorted(stopped), running=sorted({s for _unused, s in targets}),
                                      rounds=rounds)  # fmt: skip
                 rounds += 1
-                proc = subprocess.run(["docker", "stop", "--time", str(p["stop_timeout"])] + [c for c, _ in targets],
+                names = [c for c, _unused in targets]
+                proc = subprocess.run(["docker", "stop", "--time", str(p["stop_timeout"])] + names,
                                       capture_output=True, text=True, check=False)  # fmt: skip
-                stopped.update(s for _, s in targets)
+                stopped.update(s for _unused, s in targets)
                 if proc.returncode != 0 and "No such container" not in proc.stderr:
                     module.warn("docker stop: %s" % first_line(proc.stderr, "rc %d" % proc.returncode))
             time.sleep(0.5)
-        left = sorted({s for _, s in running(p["project"])})
+        left = sorted({s for _unused, s in running(p["project"])})
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         module.fail_json(msg=str(exc), stopped=sorted(stopped), running=[], rounds=rounds)
     module.exit_json(changed=bool(stopped), stopped=sorted(stopped), running=left, rounds=rounds)

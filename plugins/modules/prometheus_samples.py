@@ -23,7 +23,7 @@ description:
   - Fails with one line naming the metric and the query when Prometheus is unreachable, answers an HTTP error or
     refuses a query.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

@@ -43,7 +43,7 @@ description:
     B(Medium) (investigate, 30 minutes). The feature signals (C(new_feature_broken), C(ui_rendering_issue),
     C(analytics_inconsistent)), the configuration signals (C(config_issue), C(feature_flag_misconfigured),
     C(cache_misconfigured)) and C(slow_queries). A medium issue investigated for more than 30 minutes
-    (O(context.investigation_minutes)) becomes a C(rollback).
+    (O(context)'s C(investigation_minutes)) becomes a C(rollback).
   - >-
     B(The decision matrix), over a 5-minute window, by the window's lowest value. Error rate above 10 % critical,
     above 5 % high, above 2 % medium, at least 0.5 % low. p95 over baseline above 5 critical, above 3 high, above
@@ -57,21 +57,28 @@ description:
     B(Procedure), for C(rollback_now) and C(rollback). D (emergency shutdown) when running on does more damage, that is
     C(security_breach), C(vulnerability_exploited), C(unauthorized_access), C(auth_bypass),
     C(tenant_data_mixing), C(data_corruption). Otherwise B (code and database) when the bad deployment changed
-    the schema (O(context.schema_changed)) or a migration lost data. Otherwise C (one service) when exactly one
+    the schema (O(context)'s C(schema_changed)) or a migration lost data. Otherwise C (one service) when exactly one
     of two or more listed services is unhealthy; RV(service) names it. Otherwise A (code only).
   - >-
     B(Blockers.) The runbook's "do not roll back" rules: a fix expected in under 5 minutes
-    (O(context.quick_fix_minutes)), and an issue isolated to a non-critical feature
-    (O(context.isolated_non_critical), ignored at critical priority). A blocker turns a rollback decision into
+    (O(context)'s C(quick_fix_minutes)), and an issue isolated to a non-critical feature
+    (O(context)'s C(isolated_non_critical), ignored at critical priority). A blocker turns a rollback decision into
     C(fix_forward) and keeps what it would have been in RV(without_blockers). Neither blocks Procedure D. A
     schema change is not a blocker: it chooses Procedure B.
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.conn
   - action_common_attributes.flow
 attributes:
+  become:
+    support: none
+  connection:
+    support: none
+    details: The decision is made on the controller; no connection to the host is used.
+  delegation:
+    support: none
   check_mode:
     support: full
     details: Pure evaluation; the result is the same in check mode.
@@ -262,7 +269,7 @@ escalated:
   returned: success
   type: bool
 thresholds:
-  description: The thresholds used, after overrides and O(thresholds.window_scale).
+  description: The thresholds used, after overrides and O(thresholds)'s C(window_scale).
   returned: success
   type: dict
 summary:

@@ -15,7 +15,7 @@ description:
   - Every run uses a unique e-mail address, so repeated checks and drills do not collide.
   - "A flow whose prerequisite failed is reported as failed with C(skipped: <prerequisite> failed)."
 author:
-  - runbook.rollback maintainers
+  - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes

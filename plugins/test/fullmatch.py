@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.runbook.rollback.plugins.module_utils.incident import is_incident_id
+
 
 def fullmatch(value, pattern):
     """True when `value` is a string and the whole of it matches `pattern`.
@@ -15,6 +17,11 @@ def fullmatch(value, pattern):
     return isinstance(value, str) and re.fullmatch(pattern, value) is not None
 
 
+def incident_id(value, optional=False):
+    """True when `value` is a whole incident id (module_utils/incident.py), or empty when `optional`."""
+    return is_incident_id(value, optional)
+
+
 class TestModule:
     def tests(self):
-        return {"fullmatch": fullmatch}
+        return {"fullmatch": fullmatch, "incident_id": incident_id}

@@ -45,7 +45,8 @@ PLAYBOOK = """
 
 def dead_pid() -> int:
     """A pid that no process has now (a child that has ended)."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)  # fmt: skip
     return int(proc.stdout)
 
 

@@ -145,7 +145,8 @@ class Stack:
         cmd, env = self._playbook_command(name, args, extra_vars, wrap)
         with cost(name) as done:
             proc = subprocess.run(
-                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                check=False,
             )
             done(proc.returncode)
         if self.echo:
@@ -168,7 +169,7 @@ class Stack:
             PATH=f"{BIN}:{os.environ.get('PATH', '')}",
         )
         with cost(f"module {name}") as done:
-            proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
             done(proc.returncode)
         try:
             out = json.loads(proc.stdout)
@@ -281,7 +282,7 @@ class Stack:
 
 def engine_problem() -> str | None:
     """Why no Docker engine answers (the one `make setup` starts), or None."""
-    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
     return None if probe.returncode == 0 else "no Docker engine answers: run `make setup` first\n" + probe.stderr[-500:]
 
 

@@ -87,7 +87,7 @@ def test_redeploying_the_running_release_takes_no_backup(seeded):
 
 
 def test_list_returns_every_backup_oldest_first(seeded):
-    rc, res = db_backup(seeded, state="list", dir=str(seeded.state_dir / "backups"))
+    rc, res = seeded.module("db_backup_info", {"dir": str(seeded.state_dir / "backups")})
     assert rc == 0, res
     assert [b["tag"] for b in res["backups"]] == ["manual", "pre_deploy"]
     assert all(b["dump_present"] for b in res["backups"])
@@ -164,7 +164,9 @@ def test_an_altered_dump_with_a_recomputed_checksum_is_caught_by_the_restore(see
     scratch = "tamper_scratch"
 
     def pg(*argv: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run([*compose_argv(seeded), "exec", "-T", "postgres", *argv], capture_output=True, **kwargs)
+        check = kwargs.pop("check", False)
+        return subprocess.run([*compose_argv(seeded), "exec", "-T", "postgres", *argv], capture_output=True,
+                              check=check, **kwargs)  # fmt: skip
 
     pg("createdb", scratch, check=True)
     try:

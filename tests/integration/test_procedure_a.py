@@ -169,7 +169,8 @@ def test_held_lock_is_refused_with_nothing_restarted(broken_stack):
 )
 def test_unreachable_origin_falls_back_to_local_tags(broken_stack):
     broken_stack_git = ["git", "-C", str(broken_stack.app_dir)]
-    url = subprocess.run([*broken_stack_git, "remote", "get-url", "origin"], capture_output=True, text=True).stdout
+    url = subprocess.run([*broken_stack_git, "remote", "get-url", "origin"], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
     subprocess.run([*broken_stack_git, "remote", "set-url", "origin", "/nonexistent/origin.git"], check=True)
     try:
         run = broken_stack.playbook("procedure_a", version="v1.2.3")

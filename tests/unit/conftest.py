@@ -65,7 +65,8 @@ def run_module(name, args, check=False, timeout=120):
     argv = [str(VENV_BIN / "ansible"), "localhost", "-m", "runbook.rollback.%s" % name, "-a", json.dumps(args)]
     if check:
         argv.append("--check")
-    proc = subprocess.run(argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
+                          check=False)  # fmt: skip
     try:
         out = json.loads(proc.stdout)
     except ValueError:

@@ -77,7 +77,7 @@ WINDOWED = [rule for rule in ABOVE if rule[5]]
     ("rule_id", "priority", "metric", "line", "window", "delta", "fires"),
     [
         pytest.param(rule_id, priority, metric, line, window, delta, fires, id="%s-%s" % (rule_id, name))
-        for rule_id, priority, metric, _, line, window in ABOVE
+        for rule_id, priority, metric, _unused, line, window in ABOVE
         for name, delta, fires in (("at-line", 0, False), ("just-above", 0.01, True), ("below", -0.01, False))
     ],
 )

@@ -202,7 +202,7 @@ def test_making_anything_worse_never_lowers_the_priority(kind, data):
     )
     before = evaluate(**copy.deepcopy(kwargs))
     steps = []
-    for _ in range(data.draw(st.integers(1, 4))):
+    for _unused in range(data.draw(st.integers(1, 4))):
         kwargs, what = worsen(data.draw, kwargs, kind)
         steps.append(what)
         after = evaluate(**copy.deepcopy(kwargs))

@@ -9,7 +9,7 @@ import tarfile
 from conftest import REPO_ROOT, VENV_BIN
 
 NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".config/", ".venv/", ".collections/",
-               ".demo/", "Makefile", "ansible.cfg", "requirements.txt")
+               ".demo/", "Makefile", "ansible.cfg", "requirements.txt", "tests/integration/", "tests/faults/")
 
 
 def test_the_tarball_ships_the_collection_and_nothing_of_its_workshop(tmp_path):
@@ -19,7 +19,7 @@ def test_the_tarball_ships_the_collection_and_nothing_of_its_workshop(tmp_path):
     with tarfile.open(tarball) as tar:
         names = tar.getnames()
     for part in ("plugins/modules/compose_up.py", "roles/staged_restart/tasks/stage.yml", "playbooks/procedure_a.yml",
-                 "meta/runtime.yml", "LICENSE"):
+                 "meta/runtime.yml", "LICENSE", "tests/unit/test_decision.py"):
         assert part in names
     shipped = [n for n in names if n.startswith(NOT_SHIPPED) or "__pycache__" in n or n.endswith(".pyc")]
     assert shipped == []

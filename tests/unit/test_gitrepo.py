@@ -112,7 +112,7 @@ def test_fetch_finds_new_tag_and_reports_state(repos):
 
 
 def test_annotated_tag_is_peeled_and_at_target(repos):
-    result, _ = inspect(repos["offline"], "v1.2.3", fetch=False)
+    result, _unused = inspect(repos["offline"], "v1.2.3", fetch=False)
     assert result["commit"] == git(repos["seed"], "rev-parse", "v1.2.3^{commit}")
     assert result["at_target"] is True
     assert result["current_version"] == "v1.2.3"

@@ -187,7 +187,7 @@ def test_checkout_not_paid(app):
 
 def test_fixed_password_works_across_runs(app):
     # A fresh user per run, so a configured password never collides with an earlier run's user.
-    for _ in range(2):
+    for _unused in range(2):
         assert run_flows(app.url, ["register", "login"], password="pw")["passed"] is True
 
 

@@ -35,9 +35,9 @@ NOW = "2026-11-28T10:00:00Z"
 OWNER = {"procedure": "rollback", "version": "v1.2.3", "user": "alice"}
 
 
-def write_lock(path, run_id="run-other", owner=OWNER):
+def write_lock(path, run_id="run-other", owner=None):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(lock_document(run_id, owner, "app-01", 99, NOW)))
+    path.write_text(json.dumps(lock_document(run_id, owner or OWNER, "app-01", 99, NOW)))
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def server():
 def probe(tmp_path, *args, hold=3) -> tuple[int, str, float]:
     env = dict(os.environ, PROBE_HOLD=str(hold), PROBE_MARK_DIR=str(tmp_path))
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(PROBE), *args], capture_output=True, text=True, env=env, timeout=30)
+    proc = subprocess.run(["bash", str(PROBE), *args], capture_output=True, text=True, env=env, timeout=30, check=False)
     return proc.returncode, proc.stdout.strip(), time.monotonic() - started
 
 
@@ -53,7 +53,7 @@ def marks(tmp_path) -> list[str]:
 
 
 def test_first_good_check_answers_at_once_and_marks_the_service_healthy(server, tmp_path):
-    httpd, _ = server
+    httpd, _unused = server
     rc, out, took = probe(tmp_path, "http", str(httpd.server_port), "/health")
     assert (rc, out) == (0, "")
     assert took < 2
@@ -61,9 +61,9 @@ def test_first_good_check_answers_at_once_and_marks_the_service_healthy(server, 
 
 
 def test_once_healthy_the_probe_holds_and_checks_until_its_hold_ends(server, tmp_path):
-    httpd, _ = server
+    httpd, _unused = server
     assert probe(tmp_path, "http", str(httpd.server_port), "/health")[0] == 0
-    rc, _, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=3)
+    rc, _unused, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=3)
     assert rc == 0
     assert took >= 3
     assert len(marks(tmp_path)) == 1
@@ -81,7 +81,7 @@ def test_a_failure_while_held_is_reported_at_once_and_ends_the_hold(server, tmp_
     # The next probe is a single check again: a recovery is seen at its first good answer.
     assert marks(tmp_path) == []
     handler.status = 200
-    rc, _, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=20)
+    rc, _unused, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=20)
     assert rc == 0 and took < 2
 
 
@@ -89,19 +89,19 @@ def test_nothing_listening_fails_with_the_reason(tmp_path):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
     port = httpd.server_port
     httpd.server_close()
-    rc, out, _ = probe(tmp_path, "http", str(port), "/health")
+    rc, out, _unused = probe(tmp_path, "http", str(port), "/health")
     assert (rc, out) == (1, f"port {port}: connection refused")
     assert marks(tmp_path) == []
 
 
 def test_a_command_check_passes_and_fails_by_its_exit_code(tmp_path):
     assert probe(tmp_path, "cmd", "true")[:2] == (0, "")
-    rc, out, _ = probe(tmp_path / "other", "cmd", "false")
+    rc, out, _unused = probe(tmp_path / "other", "cmd", "false")
     assert (rc, out) == (1, "false: exit 1")
 
 
 def test_a_mark_from_an_earlier_start_of_the_main_process_is_not_taken_for_this_one(server, tmp_path):
-    httpd, _ = server
+    httpd, _unused = server
     (tmp_path / ".probe-healthy-1").touch()  # a main process that started at tick 1 is not this one
-    rc, _, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=20)
+    rc, _unused, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=20)
     assert rc == 0 and took < 2

@@ -268,7 +268,7 @@ def test_self_contained_no_script_no_external_resource(make):
     assert "http" not in lowered
     assert "src=" not in lowered and "href=" not in lowered
     assert "url(" not in lowered and "@import" not in lowered
-    assert not any(name.startswith("on") for _, attrs in tags(document) for name in attrs)
+    assert not any(name.startswith("on") for _unused, attrs in tags(document) for name in attrs)
 
 
 def test_text_from_the_report_is_escaped():

@@ -10,6 +10,7 @@ against the real PostgreSQL in the integration tests.
 """
 
 import datetime
+import json
 
 import pytest
 
@@ -275,7 +276,7 @@ def test_choose_by_id():
 
 
 def test_choose_by_id_may_name_an_emergency_backup():
-    meta, _ = choose(BACKUPS, [], backup_id=EMERGENCY["id"])
+    meta, _unused = choose(BACKUPS, [], backup_id=EMERGENCY["id"])
     assert meta is EMERGENCY
 
 
@@ -379,7 +380,7 @@ def test_choose_by_default_without_a_recorded_backup_takes_the_newest_before_the
 
 def test_choose_by_default_skips_emergency_backups_before_the_deployment():
     emergency = sidecar("2026-11-28T15:01:00Z", "before_rollback")
-    meta, _ = choose([MORNING, emergency, AFTER], HISTORY_WITHOUT_BACKUP)
+    meta, _unused = choose([MORNING, emergency, AFTER], HISTORY_WITHOUT_BACKUP)
     assert meta is MORNING
 
 
@@ -547,3 +548,36 @@ def test_advance_sql_quotes_names_and_keeps_the_higher_value():
     assert "('public.o''brien_seq', 3), ('public.users_id_seq', 42)" in sql
     assert "greatest(v.value, coalesce(s.last_value, 0))" in sql
     assert advance_sql({}) is None
+
+
+# --------------------------------------------------------------------------- the db_backup_info module
+
+
+@pytest.mark.functional
+def test_info_module_lists_the_backups_and_chooses_the_pre_deploy_one(tmp_path, ansible_module):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for meta in (MORNING, PRE_DEPLOY, AFTER):
+        written = {k: v for k, v in meta.items() if k != "dump_present"}
+        (backups / (meta["id"] + ".json")).write_text(json.dumps(written))
+        if meta is not AFTER:
+            (backups / meta["file"]).write_bytes(b"PGDMP")
+    (backups / "broken.json").write_text("{not json")
+    history = tmp_path / "deployments.jsonl"
+    history.write_text("".join(json.dumps(entry) + "\n" for entry in HISTORY))
+
+    listed = ansible_module("db_backup_info", {"dir": str(backups)})
+    assert listed["changed"] is False
+    assert [(b["id"], b["dump_present"]) for b in listed["backups"]] == [
+        (MORNING["id"], True), (PRE_DEPLOY["id"], True), (AFTER["id"], False)
+    ]
+    assert [w.split(":")[0] for w in listed["warnings"]] == ["ignored broken.json"]
+    assert "backup" not in listed
+
+    args = {"dir": str(backups), "history": str(history), "select": True}
+    chosen = ansible_module("db_backup_info", args, check=True)
+    assert chosen["backup"]["id"] == PRE_DEPLOY["id"]
+    assert "v1.3.0" in chosen["reason"]
+
+    missing = ansible_module("db_backup_info", {"dir": str(backups), "select": True, "id": AFTER["id"]})
+    assert missing.get("failed") and "\n" not in missing["msg"], missing
