@@ -12,13 +12,14 @@ export PYTHONUNBUFFERED := 1
 # compiled Ansible from source again: 0.7 s more per playbook start, and more per task.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup venv images lint unit integration faults molecule test demo demo-down clean bench bench-restore
+.PHONY: help setup venv images lint sanity unit integration faults molecule test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
 	@echo "make test   - install what is missing, then lint and every test"
 	@echo "make setup  - install only (venv, Docker engine, Compose v2, base image); idempotent"
 	@echo "make lint   - ansible-lint (production profile) and ruff (needs the venv only, no engine)"
+	@echo "make sanity - ansible-test sanity on the collection as Galaxy ships it (needs the venv only)"
 	@echo "make faults - the fault matrix: every fault caused for real, and whether it was survived"
 	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
 	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
@@ -63,6 +64,12 @@ lint: $(VENV_FIRST)
 	ruff check .
 	antsibull-changelog lint
 	@$(PHASE) end lint
+
+# ansible-test sanity on the collection as Galaxy ships it (scripts/ansible_test.sh: offline but for PyPI).
+sanity: $(VENV_FIRST)
+	@$(PHASE) start sanity
+	bash scripts/ansible_test.sh sanity
+	@$(PHASE) end sanity
 
 unit: $(VENV_FIRST)
 	@$(PHASE) start unit

@@ -96,3 +96,28 @@ def test_flags_that_came_through_a_template_as_text_are_read_as_flags():
     assert failure_message(run) == "deploy failed before anything was changed: r"
     run.update(changes_started="True", final="True")
     assert failure_message(run) == "r. The stack now runs: x"
+
+
+@pytest.mark.parametrize(
+    ("steps", "runbook_roles"),
+    [
+        ("a_steps.yml", ["preflight"]),
+        ("b_steps.yml", ["restore", "preflight", "backup", "checkout", "staged_restart", "verify", "history"]),
+        ("c_steps.yml", ["single_service", "verify", "history"]),
+        ("deploy_steps.yml", ["preflight", "backup", "stop", "checkout", "staged_restart", "verify", "history"]),
+    ],
+)
+def test_each_procedures_steps_hold_its_runbook_steps(steps, runbook_roles):
+    """The steps moved whole into their own files: every runbook step a procedure imports is still there."""
+    text = (ROOT / "roles" / "procedure" / "tasks" / steps).read_text()
+    tasks = yaml.safe_load(text)
+
+    def roles(items):
+        for task in items:
+            role = (task.get("ansible.builtin.import_role") or {}).get("name")
+            if role:
+                yield role.rsplit(".", 1)[-1]
+            yield from roles(task.get("block", []))
+
+    found = list(roles(tasks))
+    assert all(role in found for role in runbook_roles), (steps, found)
