@@ -37,7 +37,7 @@ def wait_healthy(cid: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         health = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", cid],
-                                capture_output=True, text=True, check=False).stdout.strip( check=False)  # fmt: skip
+                                capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
         if health == "healthy":
             return
         time.sleep(0.5)
