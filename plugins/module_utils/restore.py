@@ -449,7 +449,7 @@ def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
             psql(compose, TERMINATE_SQL.format(**names), what="ending the sessions of %s" % database)
             # psql -c sends the statements as one query string: they commit or roll back together.
             rc, _unused, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres",
-                                     "-c", SWAP_SQL.format(**names))  # fmt: skip
+                                           "-c", SWAP_SQL.format(**names))  # fmt: skip
             if rc == 0:
                 return attempt + 1, advanced
             error = first_line(err, "rc %d" % rc)

@@ -77,7 +77,6 @@ def test_every_procedure_and_deploy_runs_through_the_one_skeleton(entry):
     assert (ROOT / "roles" / "procedure" / "tasks" / skeleton[0]["vars"]["procedure_steps"]).exists()
 
 
-
 def test_the_failure_path_is_written_once():
     """The failed history entry, the failure's words and the lock's release are in run.yml and nowhere else."""
     files = [*(ROOT / "roles" / "procedure" / "tasks").glob("*.yml"), *(ROOT / "playbooks").glob("*.yml")]
