@@ -16,7 +16,7 @@ import urllib.parse
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
-# Options a check module adds to its argument spec (doc fragment runbook.rollback.http).
+# Options a check module adds to its argument spec (doc fragment runbook.rollback.tls).
 TLS_OPTIONS = dict(
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"),

@@ -19,7 +19,7 @@ author:
 extends_documentation_fragment:
   - action_common_attributes
   - runbook.rollback.attributes
-  - runbook.rollback.http
+  - runbook.rollback.tls
 attributes:
   check_mode:
     support: full

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from conftest import REPO_ROOT, plugin_docs
 
-FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.http"}
+FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.tls"}
 
 
 def modules_with_fragment(fragment):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # The HTTPS settings of the check modules (argument spec: module_utils/httpclient.py TLS_OPTIONS). Requests
-    # go through ansible.module_utils.urls, so proxies come from the usual environment variables.
+    # go through ansible.module_utils.urls, so proxies come from the usual environment variables. Named tls:
+    # a fragment named http shadowed the standard library's http for ansible-test's pylint.
     DOCUMENTATION = r"""
 options:
   validate_certs:
