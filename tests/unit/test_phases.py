@@ -122,3 +122,17 @@ def test_the_playbook_runs_are_summed_per_playbook_costliest_first(tmp_path):
     assert section[0] == "3, 50 s of CPU in all"
     assert [line.split()[:2] for line in section[2:]] == [["deploy", "2"], ["procedure_a", "1"]]
     assert section[2].split()[-4:] == ["15.0", "s", "25.0", "s"]
+
+
+def test_the_test_modules_are_summed_longest_first(tmp_path):
+    (tmp_path / "junit").mkdir()
+    (tmp_path / "junit" / "integration.xml").write_text(JUNIT.replace(
+        'name="test_auto[a]" time="12.5"', 'name="test_auto[a]" time="200.0"/>\n'
+        '<testcase classname="tests.integration.test_assess" name="test_auto[b]" time="100.0"'))  # fmt: skip
+    out = run(tmp_path, "report", "--junit", str(tmp_path / "junit")).stdout
+    table = out.split("TEST MODULES BY TIME", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert [line.split() for line in table] == [
+        ["5.0", "2", "tests", "test_assess.py"],
+        ["4.0", "1", "tests", "test_backup.py"],
+        ["1.6", "1", "tests", "test_procedure_b.py"],
+    ]
