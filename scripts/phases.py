@@ -114,25 +114,29 @@ def read_budget(path: Path | None) -> tuple[float | None, dict[str, float]]:
     return limit, per_phase
 
 
-def test_times(junit_dir: Path | None) -> list[tuple[float, str]]:
-    """Every test case's time (setup, call and teardown) in the JUnit files, as (seconds, module::name)."""
+def test_times_of(path: Path) -> list[tuple[float, str]]:
+    """Every test case's time (setup, call and teardown) in one JUnit file, as (seconds, module::name)."""
     tests = []
-    if not junit_dir or not junit_dir.is_dir():
+    try:
+        # pytest wrote these files in this very run.
+        root = ET.parse(path).getroot()  # noqa: S314
+    except ET.ParseError:
         return tests
-    for path in sorted(junit_dir.glob("*.xml")):
+    for case in root.iter("testcase"):
         try:
-            # pytest wrote these files in this very run.
-            root = ET.parse(path).getroot()  # noqa: S314
-        except ET.ParseError:
+            seconds = float(case.get("time") or 0)
+        except ValueError:
             continue
-        for case in root.iter("testcase"):
-            try:
-                seconds = float(case.get("time") or 0)
-            except ValueError:
-                continue
-            module = (case.get("classname") or "").rsplit(".", 1)[-1]
-            tests.append((seconds, f"{module}::{case.get('name')}" if module else str(case.get("name"))))
+        module = (case.get("classname") or "").rsplit(".", 1)[-1]
+        tests.append((seconds, f"{module}::{case.get('name')}" if module else str(case.get("name"))))
     return tests
+
+
+def test_times(junit_dir: Path | None) -> list[tuple[float, str]]:
+    """Every test case's time in the JUnit files of a directory."""
+    if not junit_dir or not junit_dir.is_dir():
+        return []
+    return [test for path in sorted(junit_dir.glob("*.xml")) for test in test_times_of(path)]
 
 
 def slowest_tests(junit_dir: Path | None, count: int = 10) -> list[tuple[float, str]]:
@@ -143,7 +147,13 @@ def module_times(junit_dir: Path | None, prefix: str = "test_") -> list[tuple[fl
     """Minutes per test module (its tests summed), the longest first: what tests/conftest.py's
     HEAVIEST_FIRST is ordered by."""
     per: dict[str, list] = {}
-    for seconds, name in test_times(junit_dir):
+    tests = []
+    if junit_dir and junit_dir.is_dir():
+        # The integration run's own file (make integration writes integration.xml): the unit tests' modules are
+        # not ordered by it.
+        for path in junit_dir.glob("integration*.xml"):
+            tests += test_times_of(path)
+    for seconds, name in tests:
         module = name.split("::", 1)[0]
         if module.startswith(prefix):
             entry = per.setdefault(module, [0.0, 0])

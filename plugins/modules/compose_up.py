@@ -14,7 +14,8 @@ description:
     else (C(--no-deps)). It never builds or pulls, recreates only the containers whose image or configuration
     changed, and waits for every one of them to be running and, where it has a healthcheck, healthy.
   - Before it starts anything it looks for O(shutdown_mark), Procedure D's mark, and fails without starting
-    anything when it exists.
+    anything when it exists. When the stage fails and the mark has appeared meanwhile (Procedure D stopped the
+    containers it was waiting on), it fails with Procedure D's shutdown as the reason.
   - When a service does not become healthy in time it fails with each service's problem (exited with its code,
     unhealthy, restarting, no container) and the end of Compose's error.
   - One C(docker compose) call per stage (and one C(ps) when it fails), where M(community.docker.docker_compose_v2)
@@ -82,7 +83,8 @@ actions:
       description: The last change seen, for example C(Recreated) or C(Started).
       type: str
 shut_down:
-  description: Whether it started nothing because O(shutdown_mark) exists.
+  description: Whether it failed because O(shutdown_mark) exists (before it started anything, or once Procedure D
+    stopped the stage's containers while it waited on them).
   returned: failure
   type: bool
 problems:
@@ -126,12 +128,16 @@ def main():
     p = module.params
     if not p["services"]:
         module.fail_json(msg="services must name at least one service")
-    if p["shutdown_mark"] and os.path.exists(p["shutdown_mark"]):
-        module.fail_json(
-            msg="Procedure D shut %s down during this run; nothing more is started until procedure_d.yml -e clear=true"
-            % project_of(p["compose_argv"]),
-            actions=[], problems=[], shut_down=True,
-        )  # fmt: skip
+    def shut_down(actions=(), found=()):
+        """Procedure D's mark is there: say so, whatever else failed."""
+        if p["shutdown_mark"] and os.path.exists(p["shutdown_mark"]):
+            module.fail_json(
+                msg="Procedure D shut %s down during this run; nothing more is started until procedure_d.yml "
+                    "-e clear=true" % project_of(p["compose_argv"]),
+                changed=bool(actions), actions=list(actions), problems=list(found), shut_down=True,
+            )  # fmt: skip
+
+    shut_down()
     env = dict(os.environ, **{k: str(v) for k, v in p["compose_env"].items()})
     argv = list(p["compose_argv"]) + [
         "up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never",
@@ -158,6 +164,9 @@ def main():
             found = problems(ps.stdout, p["services"])
         except ValueError:
             found = []
+    # Procedure D does not wait for the lock: when it stopped this stage's containers while `up` waited on
+    # them, its mark (written before it stops anything) is the reason, not the containers' exit codes.
+    shut_down(actions, found)
     error = compose_error(up.stderr) or "exit %d" % up.returncode
     module.fail_json(msg="; compose: ".join(part for part in (", ".join(found), error[:300]) if part),
                      changed=bool(actions), actions=actions, problems=found)  # fmt: skip

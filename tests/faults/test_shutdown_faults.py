@@ -56,7 +56,8 @@ def broken(stack):
 @pytest.mark.fault(
     "Procedure D while Procedure A is in its staged restart",
     how="procedure_d.yml started once A's restart began",
-    holds="nothing runs once both have ended; A stops at its next stage, saying why; the next run recovers",
+    holds="nothing runs once both have ended; A stops at the stage D cut short or the next, saying why; "
+          "the next run recovers",
 )
 def test_procedure_d_during_a_staged_restart_leaves_nothing_running(broken, stack, fault_result):
     proc_d: list[subprocess.CompletedProcess] = []

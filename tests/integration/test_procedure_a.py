@@ -7,6 +7,7 @@ deploy the broken one, roll back, and then try the ways a rollback must refuse t
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -37,13 +38,73 @@ def test_broken_release_fails_verification(stack):
     assert stack.history()[-1]["result"] == "failed"
 
 
-def test_procedure_a_rolls_back_and_keeps_data_services_running(stack):
+def test_procedure_a_plan_says_what_it_would_do_and_changes_nothing(stack):
+    before, history = stack.containers(), stack.history()
+    run = stack.playbook("procedure_a", plan=True)
+    assert run.rc == 0, run.output
+    plan = run.output.split("PLAN of Procedure A, nothing changed:", 1)[1]
+    lines = {line.strip(' ",').split("  ", 1)[0]: line.strip(' ",') for line in plan.splitlines()[:12]}
+    assert lines["release"].startswith("release       v1.2.4 -> v1.2.3 (last known good"), plan
+    assert lines["images"] == "images        all built", plan
+    recreated = lines["recreate"].removeprefix("recreate      ").removesuffix(" (image differs)").split(", ")
+    assert "chat-service" in recreated and "postgres" not in recreated, plan
+    assert lines["keep running"].startswith("keep running  postgres, redis (same image"), plan
+    assert lines["to go ahead"] == "to go ahead   ansible-playbook playbooks/procedure_a.yml -e version=v1.2.3", plan
+    # Nothing changed: the same containers, the same history, no lock left, no report written.
+    assert stack.containers() == before and stack.history() == history
+    assert not (stack.state_dir / "lock").exists()
+    assert not (stack.state_dir / "incidents").exists() or not any((stack.state_dir / "incidents").rglob("*.md"))
+
+
+# A site's hooks (rollback_hooks): take the host out of its load balancer before the stop, check the flag
+# and put it back after the verification, and say at every hook point what the run looked like then.
+SEEN = """- name: Say which hook ran and what the run looked like
+  ansible.builtin.debug:
+    msg: "HOOK {{ rollback_hook_point }} {{ rollback_target_version }} {{ rollback_changes_started }}"
+"""
+DRAIN = """- name: Take the host out of the load balancer
+  ansible.builtin.copy:
+    dest: "{{ drain_flag }}"
+    content: "{{ rollback_run_id }}"
+    mode: "0644"
+"""
+UNDRAIN = """- name: Put the host back into the load balancer (it was drained by this run)
+  ansible.builtin.file:
+    path: "{{ drain_flag }}"
+    state: absent
+  when: lookup('ansible.builtin.file', drain_flag) == rollback_run_id
+"""
+
+
+def hooks(directory: Path) -> dict:
+    for name, text in (("seen", SEEN), ("drain", DRAIN), ("undrain", UNDRAIN)):
+        (directory / f"{name}.yml").write_text(text)
+    steps = ("stop", "checkout", "staged_restart", "verify")
+    points = [f"{when}_{step}" for step in steps for when in ("before", "after")]
+    hooks = {point: str(directory / "seen.yml") for point in points}
+    hooks["before_stop"] = [str(directory / "drain.yml"), str(directory / "seen.yml")]
+    hooks["after_verify"] = [str(directory / "seen.yml"), str(directory / "undrain.yml")]
+    return hooks
+
+
+def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path):
     before = stack.containers()
+    flag = tmp_path / "drained"
     with notifying(stack) as receiver:
-        run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a")
+        run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
+                             drain_flag=str(flag))  # fmt: skip
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     after = stack.containers()
+    # The hooks ran around each step, in order, and saw the run: its target, and whether it had changed anything.
+    assert re.findall(r'"msg": "HOOK (\S+) (\S+) (\S+)"', run.output) == [
+        ("before_stop", "v1.2.3", "False"), ("after_stop", "v1.2.3", "True"),
+        ("before_checkout", "v1.2.3", "True"), ("after_checkout", "v1.2.3", "True"),
+        ("before_staged_restart", "v1.2.3", "True"), ("after_staged_restart", "v1.2.3", "True"),
+        ("before_verify", "v1.2.3", "True"), ("after_verify", "v1.2.3", "True"),
+    ]  # fmt: skip
+    assert "Take the host out of the load balancer" in run.output
+    assert not flag.exists(), "the after_verify hook did not put the host back"
 
     status, health = stack.get("/health")
     assert (status, health["version"]) == (200, "v1.2.3")

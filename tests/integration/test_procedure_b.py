@@ -151,6 +151,24 @@ def test_restore_without_a_backup_named_is_refused(broken, stack):
     assert stack.containers() == containers
 
 
+def test_procedure_b_plan_names_the_backup_and_changes_nothing(broken, stack):
+    containers, rows, backups = stack.containers(), counts(stack), sidecars(stack)
+    run = stack.playbook("procedure_b", plan=True)
+    assert run.rc == 0, run.output
+    plan = run.output.split("PLAN of Procedure B, nothing changed:", 1)[1]
+    lines = {line.strip(' ",').split("  ", 1)[0]: line.strip(' ",') for line in plan.splitlines()[:14]}
+    assert lines["backup"].startswith(f"backup        {broken['id']} (taken {broken['created_at']} on v1.2.3"), plan
+    assert lines["release"].startswith("release       v1.3.0 -> v1.2.3 (the release the backup was taken on)"), plan
+    assert "is replaced by the backup" in lines["data"] and "saas_db_before_rollback_" in lines["data"], plan
+    assert "chat-service" in lines["stop"] and "postgres" not in lines["stop"], plan
+    assert lines["keep running"].startswith("keep running  postgres, redis"), plan
+    assert lines["to go ahead"] == f"to go ahead   ansible-playbook playbooks/procedure_b.yml -e backup={broken['id']}"
+    # Nothing changed: no emergency backup, no side database, the same containers and rows, no lock.
+    untouched(stack, containers, rows)
+    assert sidecars(stack) == backups
+    assert not (stack.state_dir / "lock").exists()
+
+
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
     postgres_before = stack.containers()["postgres"]
     with notifying(stack) as receiver:
