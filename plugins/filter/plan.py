@@ -5,9 +5,14 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.rollback.plugins.module_utils.plan import restart_plan, stage_plan
-from ansible_collections.runbook.rollback.plugins.plugin_utils.procedure_plan import code_rollback_plan, restore_plan
+from ansible_collections.runbook.rollback.plugins.plugin_utils.procedure_plan import (
+    code_rollback_plan,
+    restore_plan,
+    shutdown_plan,
+    single_service_plan,
+)
 
-PLANS = {"A": code_rollback_plan, "B": restore_plan}
+PLANS = {"A": code_rollback_plan, "B": restore_plan, "C": single_service_plan, "D": shutdown_plan}
 
 
 def procedure_plan(run, procedure="A"):

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure helpers for docker compose: compose-file services, `compose ps` and `compose up` output, and what is
-wrong with them."""
+"""Helpers for docker compose: compose-file services, `compose ps` and `compose up` output, and what is
+wrong with them; and the one runner of a project's compose commands (compose_run)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 try:
     import yaml
@@ -256,3 +258,22 @@ def compose_error(stderr):
         if line and not _UP_EVENT.match(line):
             lines.append(line)
     return " ".join(" ".join(lines).split())
+
+
+class ComposeRunError(Exception):
+    """docker compose could not be run at all (not installed, or it did not end in time)."""
+
+
+def compose_run(compose_argv, compose_env, args, timeout=120):
+    """Run one docker compose command of the project (its command line, then ``args``) with the project's
+    environment on top of the module's: the CompletedProcess (text), whatever its exit code.
+
+    Raises ComposeRunError, with the subcommand named, when compose cannot be run or does not end within
+    ``timeout`` seconds."""
+    env = dict(os.environ, **{k: str(v) for k, v in (compose_env or {}).items()})
+    args = list(args)
+    try:
+        return subprocess.run(list(compose_argv) + args, env=env, capture_output=True, text=True, check=False,
+                              timeout=timeout)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ComposeRunError("docker compose %s: %s" % (args[0] if args else "", exc)) from None

@@ -99,14 +99,13 @@ state_line:
   sample: api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)
 """
 
-import os
-import subprocess
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
 from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    ComposeRunError,
     compose_error,
+    compose_run,
     parse_ps,
     problems,
     stack_state,
@@ -114,13 +113,12 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
 )
 
 
-def compose(module, env, *args):
+def compose(module, *args):
     """stdout of one docker compose command of the project; fails the module with compose's error."""
-    argv = list(module.params["compose_argv"]) + list(args)
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        module.fail_json(msg="docker compose %s: %s" % (args[0], exc))
+        proc = compose_run(module.params["compose_argv"], module.params["compose_env"], args)
+    except ComposeRunError as exc:
+        module.fail_json(msg=str(exc))
     if proc.returncode != 0:
         error = compose_error(proc.stderr) or "exit %d" % proc.returncode
         module.fail_json(msg="docker compose %s: %s" % (args[0], error[:500]))
@@ -135,12 +133,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    env = dict(os.environ, **{k: str(v) for k, v in module.params["compose_env"].items()})
     services = module.params["services"]
     if services is None:
-        services = [line.strip() for line in compose(module, env, "config", "--services").splitlines() if line.strip()]
+        services = [line.strip() for line in compose(module, "config", "--services").splitlines() if line.strip()]
     try:
-        containers = parse_ps(compose(module, env, "ps", "--all", "--format", "json"))
+        containers = parse_ps(compose(module, "ps", "--all", "--format", "json"))
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     state = stack_state(containers, services)

@@ -54,6 +54,10 @@ options:
     description: A file whose presence means the project was shut down on purpose (Procedure D); nothing is
       started while it exists.
     type: path
+  stack:
+    description: The stack's name in messages (the inventory's project name); by default the C(--project-name)
+      of O(compose_argv), else C(the project).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -95,12 +99,17 @@ problems:
 """
 
 import os
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
-from ansible_collections.runbook.rollback.plugins.module_utils.compose import compose_error, problems, up_actions
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    ComposeRunError,
+    compose_error,
+    compose_run,
+    problems,
+    up_actions,
+)
 
 
 def project_of(argv):
@@ -122,44 +131,46 @@ def main():
             stop_timeout=dict(type="int", default=10),
             remove_orphans=dict(type="bool", default=False),
             shutdown_mark=dict(type="path"),
+            stack=dict(type="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     if not p["services"]:
         module.fail_json(msg="services must name at least one service")
+
     def shut_down(actions=(), found=()):
         """Procedure D's mark is there: say so, whatever else failed."""
         if p["shutdown_mark"] and os.path.exists(p["shutdown_mark"]):
             module.fail_json(
                 msg="Procedure D shut %s down during this run; nothing more is started until procedure_d.yml "
-                    "-e clear=true" % project_of(p["compose_argv"]),
+                    "-e clear=true" % (p["stack"] or project_of(p["compose_argv"])),
                 changed=bool(actions), actions=list(actions), problems=list(found), shut_down=True,
             )  # fmt: skip
 
     shut_down()
-    env = dict(os.environ, **{k: str(v) for k, v in p["compose_env"].items()})
-    argv = list(p["compose_argv"]) + [
+    args = [
         "up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never",
         "--wait", "--wait-timeout", str(p["wait_timeout"]), "--timeout", str(p["stop_timeout"]),
     ]  # fmt: skip
     if p["remove_orphans"]:
-        argv.append("--remove-orphans")
+        args.append("--remove-orphans")
     if module.check_mode:
-        argv.append("--dry-run")
-    argv += ["--"] + p["services"]
+        args.append("--dry-run")
+    args += ["--"] + p["services"]
     try:
-        up = subprocess.run(argv, env=env, capture_output=True, text=True, check=False,
-                            timeout=p["wait_timeout"] + 120)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        module.fail_json(msg="docker compose up: %s" % exc, actions=[], problems=[])
+        up = compose_run(p["compose_argv"], p["compose_env"], args, timeout=p["wait_timeout"] + 120)
+    except ComposeRunError as exc:
+        module.fail_json(msg=str(exc), actions=[], problems=[])
     actions = up_actions(up.stderr)
     if up.returncode == 0:
         module.exit_json(changed=bool(actions), actions=actions)
     found = []
-    ps = subprocess.run(list(p["compose_argv"]) + ["ps", "--all", "--format", "json"], env=env,
-                        capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
-    if ps.returncode == 0:
+    try:
+        ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
+    except ComposeRunError:
+        ps = None
+    if ps is not None and ps.returncode == 0:
         try:
             found = problems(ps.stdout, p["services"])
         except ValueError:

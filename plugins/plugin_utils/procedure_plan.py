@@ -104,3 +104,59 @@ def restore_plan(run):
         "to go ahead   " + (run.get("command") or ""),
     ]  # fmt: skip
     return {"services": dict(moves, stop=stopped, keep=data_services), "lines": lines}
+
+
+MISSING_IMAGE = "would be rebuilt from the release's tree, while the current containers keep running"
+
+
+def single_service_plan(run):
+    """The plan of a one-service rollback (Procedure C) from what its steps 1-2 read.
+
+    ``run`` holds ``service``, ``reason`` (why that service), ``from_version``, ``target`` and
+    ``target_reason``, ``current_version`` (the stack's), ``image``, ``image_missing``, ``done`` (already
+    pinned and healthy), ``pins_file`` and ``command``.
+    """
+    service, target = run.get("service"), run.get("target")
+    if run.get("done"):
+        return {"lines": [
+            "service       %s is already pinned to %s and healthy: nothing to do" % (service, target),
+            "budget        " + _budget("C"),
+        ]}  # fmt: skip
+    lines = [
+        "service       %s (%s): %s -> %s (%s)" % (
+            service, run.get("reason"), run.get("from_version") or "no container", target, run.get("target_reason")),
+        "image         %s %s" % (run.get("image"), MISSING_IMAGE if run.get("image_missing") else "is there"),
+        "recreate      %s alone, pinned to %s in %s" % (service, target, run.get("pins_file")),
+        "keep running  every other service, on %s, not restarted"
+        % (run.get("current_version") or "the deployed commit"),
+        "data          none: one service's code; the database and its migrations are left as they are",
+        "interruption  %s only, while its new container starts and becomes healthy" % service,
+        "budget        " + _budget("C"),
+        "to go ahead   " + (run.get("command") or ""),
+    ]  # fmt: skip
+    return {"lines": lines}
+
+
+def shutdown_plan(run):
+    """The plan of an emergency shutdown (Procedure D) from what runs now.
+
+    ``run`` holds ``project``, ``stopped`` (the services it would stop), ``kept`` (those kept running for
+    forensics), ``keep_data``, ``mark`` (the shutdown mark's path), ``evidence`` (the evidence directory),
+    ``log_max_bytes`` and ``command``.
+    """
+    stopped, kept = run.get("stopped") or [], run.get("kept") or []
+    lines = [
+        "mark          %s: from then on no deploy or rollback starts a service, until procedure_d.yml -e clear=true"
+        % run.get("mark"),
+        "evidence      logs (each cut at %s bytes), inspect, compose ps and the release of every container of %s, "
+        "into %s" % (run.get("log_max_bytes"), run.get("project"), run.get("evidence")),
+        "stop          " + _names(stopped) + " (every running container of the project"
+        + (", but the data services)" if run.get("keep_data") else ")"),
+        "keep running  " + _names(kept) + (" (for forensics, -e keep_data=true)" if kept else ""),
+        "lock          none taken: an emergency outranks a deploy; one running now stops before its next stage",
+        "data          nothing deleted: containers are stopped, not removed; volumes are kept",
+        "interruption  the whole service, until a deploy or rollback after procedure_d.yml -e clear=true",
+        "budget        " + _budget("D"),
+        "to go ahead   " + (run.get("command") or ""),
+    ]  # fmt: skip
+    return {"lines": lines}

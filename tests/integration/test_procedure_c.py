@@ -117,6 +117,26 @@ def test_two_failing_services_are_refused_with_nothing_restarted(stack):
         wait_healthy(email)
 
 
+def plan_lines(output: str, title: str) -> dict:
+    plan = output.split(f"PLAN of {title}, nothing changed:", 1)[1]
+    return {line.strip(' ",').split("  ", 1)[0]: line.strip(' ",') for line in plan.splitlines()[:12]}
+
+
+def test_procedure_c_plan_names_the_service_and_changes_nothing(stack):
+    before, history, pinned = settled(stack), stack.history(), pins(stack)
+    run = stack.playbook("procedure_c", plan=True)
+    assert run.rc == 0, run.output
+    lines = plan_lines(run.output, "Procedure C")
+    assert lines["service"].startswith(f"service       {BILLING} ("), lines
+    assert "): v1.2.5 -> v1.2.3 (last known good" in lines["service"], lines
+    assert lines["recreate"].startswith(f"recreate      {BILLING} alone, pinned to v1.2.3"), lines
+    assert lines["to go ahead"] == (f"to go ahead   ansible-playbook playbooks/procedure_c.yml -e service={BILLING} "
+                                    "-e version=v1.2.3")  # fmt: skip
+    # Nothing changed: no pin, no container recreated, no history entry, no lock.
+    assert (settled(stack), stack.history(), pins(stack)) == (before, history, pinned)
+    assert not (stack.state_dir / "lock").exists()
+
+
 def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     before = stack.containers()
     history = stack.history()

@@ -33,6 +33,14 @@ def evidence(stack, incident: str):
 def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     stack.seed("v1.2.3")
     assert running(stack) == ALL
+    # The plan first: what it would stop and keep, with nothing stopped and no mark written.
+    plan = stack.playbook("procedure_d", incident="inc-d1", plan=True)
+    assert plan.rc == 0, plan.output
+    lines = plan.output.split("PLAN of Procedure D, nothing changed:", 1)[1].splitlines()
+    stop = next(line.strip(' ",') for line in lines if line.strip(' "').startswith("stop "))
+    assert stop == "stop          " + ", ".join(sorted(ALL)) + " (every running container of the project)", stop
+    assert running(stack) == ALL
+    assert not (stack.state_dir / "shutdown.json").exists() and not (stack.state_dir / "incidents").exists()
     receiver = Receiver()
     try:
         stack.write_group_vars(**receiver.channel_vars())

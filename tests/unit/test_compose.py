@@ -301,3 +301,15 @@ def test_compose_info_reads_what_is_defined_what_runs_and_what_is_wrong(tmp_path
     res = ansible_module("compose_info", {"compose_argv": [str(fake)], "compose_env": {"BROKEN": "1"}})
     assert res["failed"] is True
     assert res["msg"] == "docker compose ps: open docker-compose.yml: no such file or directory"
+
+
+def test_compose_run_gives_the_project_its_environment_and_names_what_could_not_run():
+    from ansible_collections.runbook.rollback.plugins.module_utils.compose import ComposeRunError, compose_run
+
+    fake = ["sh", "-c", 'printf "%s|%s" "$RB_PROJECT_VAR" "$*"', "compose"]
+    proc = compose_run(fake, {"RB_PROJECT_VAR": 7}, ["ps", "--all"])
+    assert (proc.returncode, proc.stdout) == (0, "7|ps --all")
+    with pytest.raises(ComposeRunError, match=r"^docker compose ps: "):
+        compose_run(["/nonexistent/docker", "compose"], {}, ["ps"])
+    with pytest.raises(ComposeRunError, match=r"^docker compose up: .*timed out"):
+        compose_run(["sh", "-c", "exec sleep 5", "compose"], {}, ["up"], timeout=0.2)

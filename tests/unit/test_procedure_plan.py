@@ -106,3 +106,33 @@ def test_the_restore_plan_names_the_backup_what_stops_and_what_data_changes():
     assert "kept as saas_db_before_rollback_20261201_110000" in line(plan, "data")
     assert "rows written after 2026-12-01T10:00:00Z are exported" in line(plan, "data")
     assert line(plan, "budget").endswith("10 min-20 min by the runbook (Procedure B: Code and database rollback)")
+
+
+def test_the_single_service_plan_recreates_one_service_and_keeps_the_rest():
+    plan = procedure_plan({
+        "service": "billing", "reason": "restarting", "from_version": "v1.2.5", "target": "v1.2.3",
+        "target_reason": "named with -e version", "current_version": "v1.2.5", "image": "app/billing:v1.2.3",
+        "image_missing": True, "done": False, "pins_file": "/state/pins.compose.yml",
+        "command": "ansible-playbook playbooks/procedure_c.yml -e service=billing -e version=v1.2.3",
+    }, "C")  # fmt: skip
+    assert line(plan, "service") == "service       billing (restarting): v1.2.5 -> v1.2.3 (named with -e version)"
+    assert line(plan, "image") == ("image         app/billing:v1.2.3 would be rebuilt from the release's tree, while "
+                                   "the current containers keep running")  # fmt: skip
+    assert line(plan, "recreate") == "recreate      billing alone, pinned to v1.2.3 in /state/pins.compose.yml"
+    assert line(plan, "keep running") == "keep running  every other service, on v1.2.5, not restarted"
+    done = procedure_plan({"service": "billing", "target": "v1.2.3", "done": True}, "C")
+    assert done["lines"][0] == "service       billing is already pinned to v1.2.3 and healthy: nothing to do"
+
+
+def test_the_shutdown_plan_says_what_stops_what_is_kept_and_that_nothing_is_deleted():
+    plan = procedure_plan({
+        "project": "shop", "stopped": ["api", "worker"], "kept": ["postgres"], "keep_data": True,
+        "mark": "/state/shutdown.json", "evidence": "/state/incidents/inc-1/evidence", "log_max_bytes": 1024,
+        "command": "ansible-playbook playbooks/procedure_d.yml -e incident=inc-1 -e keep_data=true",
+    }, "D")  # fmt: skip
+    assert line(plan, "stop") == ("stop          api, worker (every running container of the project, but the data "
+                                  "services)")  # fmt: skip
+    assert line(plan, "keep running") == "keep running  postgres (for forensics, -e keep_data=true)"
+    assert line(plan, "mark").startswith("mark          /state/shutdown.json: from then on no deploy or rollback")
+    assert "into /state/incidents/inc-1/evidence" in line(plan, "evidence")
+    assert line(plan, "budget").endswith("1 min by the runbook (Procedure D: Emergency shutdown)")

@@ -106,7 +106,7 @@ def test_module_runs_of_the_venv_use_it(tmp_path):
     bin_dir = Path(sys.executable).parent
     argv = [str(bin_dir / "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.ping",
             "-e", "ansible_python_interpreter=" + sys.executable]  # fmt: skip
-    for _ in range(2):
+    for _attempt in range(2):
         proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert '"ping": "pong"' in proc.stdout
