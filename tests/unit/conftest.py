@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -58,6 +59,25 @@ def ansible_env(**extra):
     )
     env.update(extra)
     return env
+
+
+def run_refused(tmp_path, playbook, extra_vars, **host_vars):
+    """Run playbooks/<playbook>.yml against a local target whose app and state directories do not exist yet
+    (tmp_path/app, tmp_path/state), for a run that must be refused before it touches anything; the
+    CompletedProcess (the default callback's text)."""
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"rollback_targets": {"hosts": {"target": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "rollback_app_dir": str(tmp_path / "app"), "rollback_state_dir": str(tmp_path / "state"),
+        "rollback_project_name": "refused", **host_vars}}}}))  # fmt: skip
+    values = tmp_path / "extra.yml"
+    values.write_text(yaml.safe_dump(extra_vars))
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory"), f"playbooks/{playbook}.yml",
+         "-e", "@" + str(values)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"), check=False,
+    )  # fmt: skip
 
 
 def run_module(name, args, check=False, timeout=120):

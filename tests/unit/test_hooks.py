@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
-from conftest import REPO_ROOT, VENV_BIN, ansible_env
+from conftest import run_refused
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils.hooks import POINTS, hook_errors, hook_files
 
@@ -51,19 +48,7 @@ def test_the_files_of_a_point_are_a_list(task_file):
 def test_a_hook_that_cannot_run_is_refused_before_anything(tmp_path, playbook):
     missing = tmp_path / "missing.yml"
     state = tmp_path / "state"
-    (tmp_path / "inventory").mkdir()
-    (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"rollback_targets": {"hosts": {"target": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "rollback_app_dir": str(tmp_path / "app"), "rollback_state_dir": str(state),
-        "rollback_project_name": "refused", "rollback_hooks": {"before_stop": str(missing)}}}}}))  # fmt: skip
-    values = tmp_path / "extra.yml"
-    values.write_text(yaml.safe_dump({"version": "v1.2.3"}))
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory"), f"playbooks/{playbook}.yml",
-         "-e", "@" + str(values)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"), check=False,
-    )  # fmt: skip
+    proc = run_refused(tmp_path, playbook, {"version": "v1.2.3"}, rollback_hooks={"before_stop": str(missing)})
     assert proc.returncode != 0, proc.stdout[-2000:]
     assert f"rollback_hooks: before_stop: no task file at {missing}" in proc.stdout, proc.stdout[-3000:]
     # Nothing written: no state directory (so no lock, no report) was made.

@@ -3,11 +3,8 @@ before it takes the lock, touches the stack or writes anything: the id names a d
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
-from conftest import REPO_ROOT, VENV_BIN, ansible_env
+from conftest import run_refused
 
 HOSTILE = ["../../../tmp/x", "INC-1\n", "INC/1"]
 PLAYBOOKS = [
@@ -28,19 +25,7 @@ PLAYBOOKS = [
 def test_a_hostile_incident_id_is_refused_before_anything(tmp_path, playbook, extra):
     hostile = HOSTILE[PLAYBOOKS.index((playbook, extra)) % len(HOSTILE)]
     state = tmp_path / "state"
-    (tmp_path / "inventory").mkdir()
-    (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"rollback_targets": {"hosts": {"target": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "rollback_app_dir": str(tmp_path / "app"),
-        "rollback_state_dir": str(state), "rollback_project_name": "refused"}}}}))  # fmt: skip
-    values = tmp_path / "extra.yml"
-    values.write_text(yaml.safe_dump({**extra, "incident": hostile}))
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory"), f"playbooks/{playbook}.yml",
-         "-e", "@" + str(values)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"), check=False,
-    )  # fmt: skip
+    proc = run_refused(tmp_path, playbook, {**extra, "incident": hostile})
     assert proc.returncode != 0, proc.stdout[-2000:]
     assert "must be letters, digits, dot, dash or underscore" in proc.stdout, proc.stdout[-3000:]
     # Nothing written: no state directory (so no lock, no report, no incident directory) was made.
