@@ -95,16 +95,14 @@ molecule: $(IMAGES)
 	python3 scripts/drills.py --lanes $(LANES) $(DRILLS)
 	@$(PHASE) end molecule
 
-# Lint, the unit tests, then the integration modules, the drills and ansible-test sanity at the same time:
-# the integration run keeps the two cores nearly busy, a drill mostly waits (traffic, sampling windows,
-# health), so one drill lane beside two integration workers fills what they leave; sanity (2 min 36 s
-# alone from a fresh clone, its environments built from PyPI's cache; about 1 min once built) adds its
-# CPU to that. Each target's output is printed whole
+# Lint, the unit tests, then the integration modules and the drills at the same time: the integration
+# run keeps the two cores nearly busy, a drill mostly waits (traffic, sampling windows, health), so one
+# drill lane beside two integration workers fills what they leave. Each target's output is printed whole
 # when it ends. Lint beside the unit tests was tried: on two cores it saved nothing (2 min 05 s to 2 min
 # 35 s for both, against about 2 min 30 s one after the other), and a lint error no longer ended the run
 # at once.
 test: lint unit images
-	@$(MAKE) --no-print-directory -j3 --output-sync=target integration molecule sanity LANES=1 IMAGES=
+	@$(MAKE) --no-print-directory -j2 --output-sync=target integration molecule LANES=1 IMAGES=
 
 demo: images
 	python demo/run_demo.py
