@@ -5,7 +5,7 @@
 #   bash scripts/ansible_test.sh units       # tests/unit through ansible-test's own pytest setup
 #
 # ansible-test must run from .../ansible_collections/<namespace>/<name>/, so the collection's tarball
-# (ansible-galaxy collection build: the shipped files only) is unpacked under .ansible-test/. Its HOME
+# (ansible-galaxy collection build: the shipped files only) is unpacked under .ansible-test/<command>/. Its HOME
 # is .ansible-test/home, so that its caches and the sanity tests' virtual environments stay in the
 # checkout. The one thing it fetches from outside PyPI is pip's bootstrap script (get-pip.py from
 # ci-files.testing.ansible.com, not reachable here): the stand-in below makes pip with ensurepip and
@@ -13,14 +13,15 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/.ansible-test
-TREE=$WORK/ansible_collections/runbook/rollback
 BIN=$ROOT/.venv/bin
 what=${1:?usage: ansible_test.sh sanity|units}
+# A tree per command, so that sanity and units can run at the same time; one HOME (caches, sanity venvs).
+TREE=$WORK/$what/ansible_collections/runbook/rollback
 
-rm -rf "$WORK/ansible_collections" "$WORK/build"
-mkdir -p "$TREE" "$WORK/build" "$WORK/home"
-"$BIN/ansible-galaxy" collection build --force --output-path "$WORK/build" "$ROOT" >/dev/null
-tar -xzf "$WORK"/build/runbook-rollback-*.tar.gz -C "$TREE"
+rm -rf "$WORK/$what"
+mkdir -p "$TREE" "$WORK/$what/build" "$WORK/home"
+"$BIN/ansible-galaxy" collection build --force --output-path "$WORK/$what/build" "$ROOT" >/dev/null
+tar -xzf "$WORK/$what"/build/runbook-rollback-*.tar.gz -C "$TREE"
 # As a source tree, not an installed collection: galaxy.yml instead of the build's manifest. The tree is
 # its own git repository with every file staged: inside the checkout (which ignores .ansible-test/)
 # ansible-test would otherwise list the checkout's git files under it, none, and skip every test.
@@ -53,8 +54,14 @@ cd "$TREE"
 export HOME=$WORK/home PATH=$BIN:$PATH
 # pip's own cache (the user's) makes a fresh checkout's sanity environments quick to rebuild.
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)/.cache}/pip}
+status=0
 case $what in
-  sanity) exec ansible-test sanity --local --python 3.11 --color no ;;
-  units) exec ansible-test units --local --python 3.11 --color no ;;
+  sanity) ansible-test sanity --local --python 3.11 --color no || status=$? ;;
+  units) ansible-test units --local --python 3.11 --color no || status=$? ;;
   *) echo "usage: ansible_test.sh sanity|units" >&2; exit 2 ;;
 esac
+# Each test's time for the table .ci/run ends with (scripts/phases.py), when RUNBOOK_JUNIT names a directory.
+if [ -n "${RUNBOOK_JUNIT:-}" ] && [ "$what" = units ]; then
+  cp tests/output/junit/*-units.xml "$RUNBOOK_JUNIT/unit.xml" 2>/dev/null || true
+fi
+exit "$status"

@@ -66,12 +66,14 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 
 # Module runs on this machine import ansible.module_utils from a zip of sources, compiled anew each
-# time; scripts/zipimport_cache.py keeps the compiled code when RUNBOOK_ZIPIMPORT_CACHE is set (the
-# Makefile sets it). Installed into the venv with a .pth line that imports it at interpreter start.
+# time; scripts/zipimport_cache.py keeps the compiled code in RUNBOOK_ZIPIMPORT_CACHE. Installed into the
+# venv with a .pth line that imports it at interpreter start, the venv's own cache directory as the
+# default: every Python of this venv keeps it, also where the environment is not passed on (ansible-test
+# runs its tests with an environment of its own). RUNBOOK_ZIPIMPORT_CACHE= (empty) turns it off.
 site_packages=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 cmp -s "$ROOT/scripts/zipimport_cache.py" "$site_packages/runbook_zipimport_cache.py" ||
   cp "$ROOT/scripts/zipimport_cache.py" "$site_packages/runbook_zipimport_cache.py"
-pth="import runbook_zipimport_cache"
+pth="import os; os.environ.setdefault('RUNBOOK_ZIPIMPORT_CACHE', '$(cd "$VENV" && pwd)/zipimport-cache'); import runbook_zipimport_cache"
 [ "$(cat "$site_packages/runbook_zipimport_cache.pth" 2>/dev/null)" = "$pth" ] ||
   echo "$pth" > "$site_packages/runbook_zipimport_cache.pth"
 

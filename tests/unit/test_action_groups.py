@@ -4,7 +4,8 @@ runbook.rollback.compose and runbook.rollback.http), so that module_defaults for
 from __future__ import annotations
 
 import yaml
-from conftest import REPO_ROOT, plugin_docs
+
+from ansible_collections.runbook.rollback.tests.unit.support import REPO_ROOT, plugin_docs
 
 FRAGMENT = {"compose": "runbook.rollback.compose", "http": "runbook.rollback.tls"}
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_refused
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils.hooks import POINTS, hook_errors, hook_files
+from ansible_collections.runbook.rollback.tests.unit.support import run_refused
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, VENV_BIN, ansible_env
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_report import A_STEPS, RECORD, timeline
 
 from ansible_collections.runbook.rollback.plugins.filter.version_error import version_error
 from ansible_collections.runbook.rollback.plugins.module_utils import report as rpt
@@ -28,6 +26,8 @@ from ansible_collections.runbook.rollback.plugins.module_utils.notify import sla
 from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import DATE_RE
 from ansible_collections.runbook.rollback.plugins.test.fullmatch import fullmatch
+from ansible_collections.runbook.rollback.tests.unit.report_data import A_STEPS, RECORD, timeline
+from ansible_collections.runbook.rollback.tests.unit.support import REPO_ROOT, VENV_BIN, ansible_env
 
 # What each input may be, stated independently of the code under test.
 VERSION_OK = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?")

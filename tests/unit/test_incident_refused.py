@@ -4,7 +4,8 @@ before it takes the lock, touches the stack or writes anything: the id names a d
 from __future__ import annotations
 
 import pytest
-from conftest import run_refused
+
+from ansible_collections.runbook.rollback.tests.unit.support import run_refused
 
 HOSTILE = ["../../../tmp/x", "INC-1\n", "INC/1"]
 PLAYBOOKS = [

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, VENV_BIN, ansible_env, plugin_docs
+
+from ansible_collections.runbook.rollback.tests.unit.support import REPO_ROOT, VENV_BIN, ansible_env, plugin_docs
 
 KINDS = ("modules", "callback", "action", "filter", "test", "lookup")
 PYTHON_PLUGINS = sorted(p for kind in KINDS for p in (REPO_ROOT / "plugins" / kind).glob("*.py"))

@@ -48,7 +48,8 @@ def payload(tmp_path: Path, run: str, name: str = "ansible_stat_payload.zip") ->
 
 
 def probe(zip_path: Path, cache: Path | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "RUNBOOK_ZIPIMPORT_CACHE"}
+    # Empty: off (the venv's .pth line would otherwise make its own cache directory the default).
+    env = dict(os.environ, RUNBOOK_ZIPIMPORT_CACHE="")
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, str(zip_path), str(cache or "")],
         env=env, capture_output=True, text=True, check=True,

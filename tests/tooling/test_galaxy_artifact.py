@@ -4,12 +4,16 @@ example inventory or local state."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
-from conftest import REPO_ROOT, VENV_BIN
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
 
 NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".config/", ".venv/", ".collections/",
-               ".demo/", "Makefile", "ansible.cfg", "requirements.txt", "tests/integration/", "tests/faults/")
+               ".demo/", "Makefile", "ansible.cfg", "requirements.txt", "tests/integration/", "tests/faults/",
+               "tests/tooling/")
 
 
 def test_the_tarball_ships_the_collection_and_nothing_of_its_workshop(tmp_path):
