@@ -8,10 +8,11 @@ of what a local module run costs, and the tests make thousands of them.
 `make setup` installs this file into the venv with a .pth line that imports it at interpreter start.
 It does nothing unless RUNBOOK_ZIPIMPORT_CACHE names a directory (the .pth line makes the venv's
 zipimport-cache the default; empty turns it off). Then a source compiled from a payload zip
-(`ansible_<module>_payload.zip`) is kept there as marshalled code, keyed on the source's bytes, the interpreter's cache tag and its optimisation level, and read back the next
-time the same source is imported: the same file compiled by the same interpreter, as Python's own
-__pycache__ does for plain files. A run's own path is put back into the code it reads (tracebacks name
-this run's payload). Anything that goes wrong falls back to compiling, as zipimport does.
+(`ansible_<module>_payload.zip`) is kept there as marshalled code, keyed on the source's bytes, the
+interpreter's cache tag and its optimisation level, and read back the next time the same source is
+imported: the same file compiled by the same interpreter, as Python's own __pycache__ does for plain
+files. A run's own path is put back into the code it reads (tracebacks name this run's payload).
+Anything that goes wrong falls back to compiling, as zipimport does.
 
 Modules run on a remote target use that target's Python; nothing there changes.
 """

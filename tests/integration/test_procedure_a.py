@@ -60,19 +60,21 @@ def test_procedure_a_plan_says_what_it_would_do_and_changes_nothing(stack):
 # and put it back after the verification, and say at every hook point what the run looked like then.
 SEEN = """- name: Say which hook ran and what the run looked like
   ansible.builtin.debug:
-    msg: "HOOK {{ rollback_hook_point }} {{ rollback_target_version }} {{ rollback_changes_started }}"
+    msg: >-
+      HOOK {{ rollback_hook_point }} {{ rollback_run.release.to }} {{ rollback_run.changes_started }}
+      {{ (rollback_run.verification or {}).passed | default('none') }}
 """
 DRAIN = """- name: Take the host out of the load balancer
   ansible.builtin.copy:
     dest: "{{ drain_flag }}"
-    content: "{{ rollback_run_id }}"
+    content: "{{ rollback_run.run_id }}"
     mode: "0644"
 """
 UNDRAIN = """- name: Put the host back into the load balancer (it was drained by this run)
   ansible.builtin.file:
     path: "{{ drain_flag }}"
     state: absent
-  when: lookup('ansible.builtin.file', drain_flag) == rollback_run_id
+  when: lookup('ansible.builtin.file', drain_flag) == rollback_run.run_id
 """
 
 
@@ -96,12 +98,13 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     after = stack.containers()
-    # The hooks ran around each step, in order, and saw the run: its target, and whether it had changed anything.
-    assert re.findall(r'"msg": "HOOK (\S+) (\S+) (\S+)"', run.output) == [
-        ("before_stop", "v1.2.3", "False"), ("after_stop", "v1.2.3", "True"),
-        ("before_checkout", "v1.2.3", "True"), ("after_checkout", "v1.2.3", "True"),
-        ("before_staged_restart", "v1.2.3", "True"), ("after_staged_restart", "v1.2.3", "True"),
-        ("before_verify", "v1.2.3", "True"), ("after_verify", "v1.2.3", "True"),
+    # The hooks ran around each step, in order, and saw the run record: its target, whether it had changed
+    # anything, and the verification's verdict once there was one.
+    assert re.findall(r'"msg": "HOOK (\S+) (\S+) (\S+) (\S+)"', run.output) == [
+        ("before_stop", "v1.2.3", "False", "False"), ("after_stop", "v1.2.3", "True", "False"),
+        ("before_checkout", "v1.2.3", "True", "False"), ("after_checkout", "v1.2.3", "True", "False"),
+        ("before_staged_restart", "v1.2.3", "True", "False"), ("after_staged_restart", "v1.2.3", "True", "False"),
+        ("before_verify", "v1.2.3", "True", "False"), ("after_verify", "v1.2.3", "True", "True"),
     ]  # fmt: skip
     assert "Take the host out of the load balancer" in run.output
     assert not flag.exists(), "the after_verify hook did not put the host back"
