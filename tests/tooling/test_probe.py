@@ -69,6 +69,15 @@ def test_once_healthy_the_probe_holds_and_checks_until_its_hold_ends(server, tmp
     assert len(marks(tmp_path)) == 1
 
 
+def test_slow_checks_do_not_stretch_the_hold_past_the_healthcheck_timeout(tmp_path):
+    # A loaded machine: each check takes most of a second. Counted in checks, a 3 s hold would last
+    # 3 x 1.8 s; on the clock it ends after the check that passes 3 s.
+    assert probe(tmp_path, "cmd", "sleep", "0.8")[0] == 0
+    rc, _unused, took = probe(tmp_path, "cmd", "sleep", "0.8", hold=3)
+    assert rc == 0
+    assert 3 <= took < 4.8
+
+
 def test_a_failure_while_held_is_reported_at_once_and_ends_the_hold(server, tmp_path):
     httpd, handler = server
     assert probe(tmp_path, "http", str(httpd.server_port), "/health")[0] == 0
