@@ -98,6 +98,42 @@ def result_task(result):
 IMPLICIT_ACTIONS = frozenset(("validate_argument_spec", "ansible.builtin.validate_argument_spec"))
 
 
+# The step marker: a tasks file says which runbook step it is with a block around its tasks,
+#   - name: Step stop
+#     vars: {rollback_step: stop}
+#     block: [...]
+# and its tasks are that step's, whichever file or playbook entered it; renaming the file changes nothing.
+STEP_VAR = "rollback_step"
+
+
+def step_marker(task):
+    """The outermost step marker among the blocks and includes around ``task`` in its own role.
+
+    The outermost one wins: a step's file may include another step's file (preflight's main includes its
+    lock check) and its tasks stay in the step that was entered. The walk stops at the role's edge: the
+    procedure that entered the role is not the step.
+    """
+    role = getattr(task, "_role", None)
+    found = None
+    node = getattr(task, "_parent", None)
+    while node is not None and getattr(node, "_role", None) is role:
+        try:
+            marker = (getattr(node, "vars", None) or {}).get(STEP_VAR)
+        except AttributeError:
+            marker = None
+        if isinstance(marker, str) and marker:
+            found = marker
+        node = getattr(node, "_parent", None)
+    return found
+
+
+def step_name(task):
+    """The step a task counts in: its step marker, else its role and entry point (role_name)."""
+    if getattr(task, "action", None) in IMPLICIT_ACTIONS:
+        return None
+    return step_marker(task) or role_name(task)
+
+
 def role_name(task):
     role = getattr(task, "_role", None)
     if role is None or getattr(task, "action", None) in IMPLICIT_ACTIONS:
@@ -187,7 +223,7 @@ class CallbackModule(CallbackBase):
     # -- recording -----------------------------------------------------------------------------
 
     def _step_for(self, task, extend=True):
-        name = role_name(task)
+        name = step_name(task)
         if not name:
             return None
         now = time.time()

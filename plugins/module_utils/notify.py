@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the notify role sends: one context per event, and the body each channel gets from it.
+"""What runbook.rollback.notify sends: one context per event, and the body each channel gets from it.
 
-Pure functions, no I/O. No builder ever sees a secret (webhook URL, API key, routing key): the role adds
-those in the task that sends, which is ``no_log``. The context is a plain dict made by ``context()``:
+Pure functions, no I/O. No builder ever sees a secret (webhook URL, API key, routing key): the action adds
+those to the call that sends, and nowhere else. The context is a plain dict made by ``context()``:
 
     event        started | completed | failed | shutdown | escalation
     incident     the incident id (letters, digits, dot, dash, underscore), used in dedup keys and paths
@@ -44,6 +44,59 @@ COMPONENT_STATUS = {
     "escalation": "major_outage",
     "completed": "operational",
 }
+# Where each channel sends by default, when its settings name no URL.
+STATUSPAGE_API = "https://api.statuspage.io/v1"
+PAGERDUTY_EVENTS = "https://events.pagerduty.com/v2/enqueue"
+# The answers that mean a channel took the event.
+OK_STATUSES = {
+    "slack": (200,),
+    "statuspage": (200, 201),
+    "pagerduty": (200, 202),
+    "webhook": (200, 201, 202, 204),
+}
+
+# The options of runbook.rollback.notify (an action plugin: it runs on the controller). The values worked
+# out at run time (levels, flags, durations) are raw: a bad one is reported as a failed notification
+# instead of failing the rollback.
+ARGUMENT_SPEC = dict(
+    event=dict(type="str", required=True, choices=list(EVENTS)),
+    incident=dict(type="str", default=""),
+    text=dict(type="str", default=""),
+    public_message=dict(type="str", default=""),
+    project=dict(type="str", default=""),
+    host=dict(type="str", default=""),
+    procedure=dict(type="str", default=""),
+    from_version=dict(type="str", default=""),
+    to_version=dict(type="str", default=""),
+    run_id=dict(type="str", default=""),
+    lead=dict(type="str", default=""),
+    budgets=dict(type="dict", default={}),
+    state_line=dict(type="str", default=""),
+    verification=dict(type="str", default=""),
+    duration_seconds=dict(type="raw"),
+    escalate=dict(type="bool", default=True),
+    escalation_level=dict(type="raw", default=0),
+    escalation_reason=dict(type="str", default=""),
+    escalated_level=dict(type="raw", default=1),
+    escalation_levels=dict(type="list", elements="raw", default=[]),
+    fell_back=dict(type="raw", default=False),
+    data_at_risk=dict(type="raw", default=False),
+    downtime_seconds=dict(type="raw"),
+    incident_started_at=dict(type="str", default=""),
+    channels=dict(type="list", elements="str", default=list(CHANNELS)),
+    slack=dict(type="dict", no_log=True),
+    statuspage=dict(type="dict", no_log=True),
+    pagerduty=dict(type="dict", no_log=True),
+    webhook=dict(type="dict", no_log=True),
+    statuspage_component_states=dict(type="dict", default={}),
+    incidents_dir=dict(type="path", required=True),
+    timeout=dict(type="float", default=5.0),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+)
+
 ICONS = {"started": "🚨", "completed": "✅", "failed": "❌", "shutdown": "🚨", "escalation": "⚠️"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
@@ -121,14 +174,19 @@ def context(raw):
             "%Y-%m-%dT%H:%M:%SZ"
         )
     if event == "escalation":
-        esc = raw.get("escalation") or {}
-        ctx["escalation"] = {
-            "level": int(esc.get("level") or 1),
-            "name": _text(esc.get("name")),
-            "reasons": [_text(r) for r in esc.get("reasons") or [] if _text(r)],
-            "contacts": [_text(c) for c in esc.get("contacts") or [] if _text(c)],
-        }
+        ctx["escalation"] = escalation_of(raw.get("escalation"))
     return ctx
+
+
+def escalation_of(entry):
+    """An escalation as the context holds it: ``{"level", "name", "reasons", "contacts"}``."""
+    entry = entry or {}
+    return {
+        "level": int(entry.get("level") or 1),
+        "name": _text(entry.get("name")),
+        "reasons": [_text(r) for r in entry.get("reasons") or [] if _text(r)],
+        "contacts": [_text(c) for c in entry.get("contacts") or [] if _text(c)],
+    }
 
 
 def _versions(ctx):
@@ -329,42 +387,24 @@ def webhook_payload(ctx):
     return body
 
 
-def _short_error(result):
-    status = result.get("status")
-    if isinstance(status, int) and status > 0:
-        return "HTTP %d" % status
-    msg = _text(result.get("msg"))
-    if "Request failed:" in msg:
-        msg = msg.split("Request failed:", 1)[1]
-    msg = msg.strip()
-    # urllib's wrapping of a connection error: "<... error [Errno 111] Connection refused>".
-    wrapped = re.match(r"<\w+ error (.*)>$", msg, re.S)
-    if wrapped:
-        msg = wrapped.group(1).strip()
-    msg = _URL.sub("<url>", msg)
-    lowered = msg.lower()
-    if "timed out" in lowered or "timeout" in lowered:
-        return "timed out"
-    if "refused" in lowered:
-        return "connection refused"
-    return msg[:200] or "no answer"
-
-
-def delivery(channel, event, result, ok_statuses=(200, 201, 202, 204), note=""):
-    """What a report may say about one HTTP call: ``{channel, event, ok, status, error}``.
-
-    ``result`` is the registered result of the ansible.builtin.uri task; nothing of it but the status and
-    a short, URL-free error is kept, so that secrets in URLs or headers never reach a report.
-    """
-    result = result if isinstance(result, dict) else {}
-    status = result.get("status")
+def answer_delivery(channel, event, answer, ok_statuses, note="", secrets=()):
+    """What a report may say about one call made with httpclient.request (``answer``):
+    ``{channel, event, ok, status, error}``. The error is short and has no URL, and no value of ``secrets``."""
+    status = answer.get("status")
     status = status if isinstance(status, int) else -1
-    if result.get("skipped"):
-        return {"channel": channel, "event": event, "ok": False, "status": status, "error": "not sent"}
     ok = status in tuple(ok_statuses)
-    error = "" if ok else _short_error(result)
-    if ok and note:
+    if ok:
         error = note
+    elif status > 0:
+        error = "HTTP %d" % status
+    else:
+        error = _URL.sub("<url>", _text(answer.get("error")))
+        if "timed out" in error.lower():
+            error = "timed out"
+        for secret in secrets:
+            if secret:
+                error = error.replace(secret, "<secret>")
+        error = error[:200] or "no answer"
     return {"channel": channel, "event": event, "ok": ok, "status": status, "error": error}
 
 

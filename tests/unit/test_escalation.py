@@ -6,9 +6,7 @@ import datetime
 import json
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-from ansible_collections.runbook.rollback.plugins.filter.escalation import FilterModule
 from ansible_collections.runbook.rollback.plugins.module_utils.escalation import (
     STATE_KEYS,
     escalation,
@@ -17,8 +15,6 @@ from ansible_collections.runbook.rollback.plugins.module_utils.escalation import
     incident_record,
     parse_time,
 )
-
-FILTERS = FilterModule().filters()
 
 # (failed, fell_back, data_at_risk, downtime_seconds) -> (level, reasons)
 LEVELS = {
@@ -62,15 +58,6 @@ def test_bad_input(kwargs, message):
         escalation(**kwargs)
 
 
-def test_filter_takes_a_dict_and_refuses_unknown_keys():
-    assert FILTERS["escalation_level"]({"failed": True, "downtime_seconds": 20000})["level"] == 4
-    assert FILTERS["escalation_level"]({})["level"] == 1
-    with pytest.raises(AnsibleFilterError, match="unknown keys downtime"):
-        FILTERS["escalation_level"]({"downtime": 5000})
-    with pytest.raises(AnsibleFilterError, match="downtime_seconds"):
-        FILTERS["escalation_level"]({"downtime_seconds": "soon"})
-
-
 INVENTORY = [
     {"level": 2, "name": "DevOps lead", "contacts": ["@devops-lead"], "channels": ["slack", "pagerduty"]},
     {"level": "3", "contacts": ["@em"]},
@@ -88,13 +75,12 @@ INVENTORY = [
 )
 def test_entry(level, expected):
     assert escalation_level_entry(INVENTORY, level) == expected
-    assert FILTERS["escalation_entry"](INVENTORY, level) == expected
 
 
 @pytest.mark.parametrize("levels, level", [([], 0), ([], 5), ([], "two"), (["level 2"], 2)])
 def test_entry_refuses(levels, level):
-    with pytest.raises(AnsibleFilterError):
-        FILTERS["escalation_entry"](levels, level)
+    with pytest.raises(ValueError):
+        escalation_level_entry(levels, level)
 
 
 # --- The incident's clock, kept across runs (notify.json) ---------------------------------------------------
@@ -155,7 +141,7 @@ def test_incident_clock(state, started_at, event, start, downtime, level):
     clock = incident_clock(state, NOW, started_at, event)
     assert clock == {"started_at": iso(start), "started_epoch": start, "downtime_seconds": downtime,
                      "escalated_level": level}  # fmt: skip
-    assert FILTERS["incident_clock"](state, str(NOW), started_at, event) == clock
+    assert incident_clock(state, str(NOW), started_at, event) == clock
 
 
 def test_the_kept_clock_escalates_as_the_downtime_grows():
@@ -168,9 +154,9 @@ def test_the_kept_clock_escalates_as_the_downtime_grows():
     assert escalation(downtime_seconds=clock["downtime_seconds"])["level"] == 1
 
 
-def test_incident_clock_filter_refuses_a_bad_start():
-    with pytest.raises(AnsibleFilterError, match="incident_clock: 'an hour ago' is not an ISO 8601 time"):
-        FILTERS["incident_clock"]("", NOW, "an hour ago", "failed")
+def test_incident_clock_refuses_a_bad_start():
+    with pytest.raises(ValueError, match="'an hour ago' is not an ISO 8601 time"):
+        incident_clock("", NOW, "an hour ago", "failed")
 
 
 @pytest.mark.parametrize(
@@ -184,9 +170,3 @@ def test_incident_record_keeps_the_highest_level_and_nothing_else(kept_level, re
     assert record == {"incident": "INC-7", "started_at": iso(NOW - HOUR), "escalated_level": expected,
                       "last_event": "failed", "updated_at": iso(NOW)}  # fmt: skip
     assert tuple(record) == STATE_KEYS
-    assert FILTERS["incident_record"](clock, "INC-7", "failed", NOW, reached) == record
-
-
-def test_incident_record_filter_wants_a_clock():
-    with pytest.raises(AnsibleFilterError, match="what incident_clock returned"):
-        FILTERS["incident_record"]({}, "INC-7", "failed", NOW)

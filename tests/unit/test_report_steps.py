@@ -1,5 +1,7 @@
-"""Every timeline step the report budgets is one the playbooks run: renaming a role's tasks file (its
-entry point names the step) must fail here, not drop the step from the budget table in silence."""
+"""Every step the report budgets is named on purpose: a tasks file says which runbook step it is (the step
+marker, a block with ``vars: {rollback_step: <name>}``), the timeline reads it, and a playbook or role
+enters that file. Renaming a file, or losing its marker, must fail here instead of dropping the step from
+the budget table in silence."""
 
 from __future__ import annotations
 
@@ -15,33 +17,43 @@ REPO = Path(__file__).resolve().parents[2]
 ROLE_KEYS = {"import_role", "include_role", "ansible.builtin.import_role", "ansible.builtin.include_role"}
 
 
-def step_name(role: str, tasks_from: str | None) -> str:
-    """The timeline's name for a role entered through tasks_from (plugins/callback/timeline.py)."""
-    role = role.rsplit(".", 1)[-1]
-    entry = (tasks_from or "main").rsplit("/", 1)[-1].removesuffix(".yml").removesuffix(".yaml")
-    return role if entry == "main" else f"{role}_{entry}"
+def _walk(node, visit):
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
 
 
-def entered_steps() -> dict[str, Path]:
-    """Each step a playbook or role enters (import_role/include_role), with the tasks file it runs."""
-    found: dict[str, Path] = {}
+def entered_files() -> set[Path]:
+    """Each role tasks file a playbook or role enters (import_role/include_role)."""
+    found: set[Path] = set()
 
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ROLE_KEYS & node.keys():
-                spec = node[key]
-                name, tasks_from = spec["name"], spec.get("tasks_from")
-                role = name.rsplit(".", 1)[-1]
-                entry = (tasks_from or "main").removesuffix(".yml")
-                found[step_name(name, tasks_from)] = REPO / "roles" / role / "tasks" / f"{entry}.yml"
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+    def visit(node):
+        for key in ROLE_KEYS & node.keys():
+            spec = node[key]
+            role = spec["name"].rsplit(".", 1)[-1]
+            entry = (spec.get("tasks_from") or "main").removesuffix(".yml")
+            found.add(REPO / "roles" / role / "tasks" / f"{entry}.yml")
 
     for path in [*REPO.glob("playbooks/*.yml"), *REPO.glob("roles/*/tasks/*.yml")]:
-        walk(yaml.safe_load(path.read_text()))
+        _walk(yaml.safe_load(path.read_text()), visit)
+    return found
+
+
+def markers() -> dict[str, list[Path]]:
+    """Each step marker and the tasks files that declare it."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(REPO.glob("roles/*/tasks/*.yml")):
+
+        def visit(node, path=path):
+            marker = (node.get("vars") or {}).get(timeline.STEP_VAR) if isinstance(node.get("vars"), dict) else None
+            if marker:
+                found.setdefault(marker, []).append(path)
+
+        _walk(yaml.safe_load(path.read_text()), visit)
     return found
 
 
@@ -55,38 +67,54 @@ def budgeted() -> list[tuple[str, str]]:
     return names
 
 
-ENTERED = entered_steps()
+ENTERED = entered_files()
+MARKERS = markers()
 
 
 @pytest.mark.parametrize("where, name", budgeted(), ids=lambda v: v if isinstance(v, str) else None)
-def test_each_budgeted_step_is_entered_by_a_playbook_and_its_tasks_file_exists(where, name):
-    assert name in ENTERED, f"{where}: no playbook or role enters the step {name!r}"
-    assert ENTERED[name].is_file(), f"{where}: {name!r} runs {ENTERED[name]}, which does not exist"
+def test_each_budgeted_step_is_marked_once_in_a_file_that_is_entered(where, name):
+    assert name in MARKERS, f"{where}: no tasks file says it is the step {name!r} (rollback_step)"
+    assert len(MARKERS[name]) == 1, f"{where}: {name!r} is marked in {MARKERS[name]}"
+    assert MARKERS[name][0] in ENTERED, f"{where}: nothing enters {MARKERS[name][0]}, the step {name!r}"
+
+
+def test_every_entered_step_file_says_which_step_it_is():
+    unmarked = {p for p in ENTERED if p.is_file()} - {p for paths in MARKERS.values() for p in paths}
+    assert not unmarked, "entered without a step marker: %s" % sorted(str(p.relative_to(REPO)) for p in unmarked)
+
+
+# --- The timeline's reading of the marker ------------------------------------------------------------------
+class _Node:
+    def __init__(self, role, parent=None, marker=None, action="ansible.builtin.command"):
+        self._role, self._parent, self.action = role, parent, action
+        self.vars = {timeline.STEP_VAR: marker} if marker else {}
 
 
 class _Role:
-    def __init__(self, name, tasks_from):
+    def __init__(self, name, tasks_from=None):
         self.name, self._from_files = name, ({"tasks": tasks_from} if tasks_from else {})
 
     def get_name(self, include_role_fqcn=True):
         return self.name if include_role_fqcn else self.name.rsplit(".", 1)[-1]
 
 
-class _Task:
-    action = "ansible.builtin.command"
-
-    def __init__(self, role):
-        self._role = role
-
-
-@pytest.mark.parametrize("role, tasks_from", [
-    ("runbook.rollback.preflight", None), ("runbook.rollback.preflight", "lock.yml"),
-    ("runbook.rollback.procedure", "d"), ("runbook.rollback.restore", "main"),
-])  # fmt: skip
-def test_the_names_agree_with_the_timelines_own_rule(role, tasks_from):
-    assert step_name(role, tasks_from) == timeline.role_name(_Task(_Role(role, tasks_from)))
+def test_the_outermost_marker_of_the_tasks_own_role_names_its_step():
+    procedure, preflight = _Role("runbook.rollback.procedure", "a"), _Role("runbook.rollback.preflight", "main")
+    outer = _Node(procedure, marker="procedure_a")
+    entered = _Node(preflight, parent=_Node(procedure, parent=outer), marker="preflight")
+    included = _Node(preflight, parent=_Node(preflight, parent=entered), marker="preflight_lock")
+    assert timeline.step_name(_Node(preflight, parent=included)) == "preflight"
+    assert timeline.step_name(_Node(procedure, parent=outer)) == "procedure_a"
 
 
-def test_a_renamed_tasks_file_would_be_caught():
-    assert "preflight_images" in ENTERED and "restore_swap" in ENTERED
-    assert "preflight_pictures" not in ENTERED
+def test_without_a_marker_the_role_and_its_entry_point_name_the_step():
+    assert timeline.step_name(_Node(_Role("runbook.rollback.restore", "swap.yml"))) == "restore_swap"
+    assert timeline.step_name(_Node(_Role("runbook.rollback.restore", "main"))) == "restore"
+    assert timeline.step_name(_Node(None)) is None
+    implicit = _Node(_Role("runbook.rollback.stop"), marker="stop", action="ansible.builtin.validate_argument_spec")
+    assert timeline.step_name(implicit) is None
+
+
+def test_a_renamed_marker_would_be_caught():
+    assert "preflight_images" in MARKERS and "restore_swap" in MARKERS
+    assert "preflight_pictures" not in MARKERS
