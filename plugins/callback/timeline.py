@@ -42,10 +42,10 @@ from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 
-from ansible_collections.runbook.rollback.plugins.module_utils import report as incident_report
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as incident_report
 
 try:
-    from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
+    from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
 except ImportError:  # pragma: no cover - the HTML renderer ships with the collection
     render_html = None
 

@@ -7,7 +7,7 @@ Controller-side."""
 from __future__ import annotations
 
 from ansible_collections.runbook.rollback.plugins.module_utils.plan import restart_plan, stage_plan
-from ansible_collections.runbook.rollback.plugins.module_utils.report import PROCEDURES, estimate_text
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report import PROCEDURES, estimate_text
 
 
 def _names(items):

@@ -49,8 +49,8 @@ def _collections_root():
 if str(_collections_root()) not in sys.path:
     sys.path.insert(0, str(_collections_root()))
 
-from ansible_collections.runbook.rollback.plugins.module_utils import report as report_data
-from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as report_data
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
 
 MEASURE = """<script>
 window.addEventListener("load", function () {

@@ -1,9 +1,9 @@
-"""A run's timeline and record as the timeline callback hands them to the report (module_utils/report.py),
+"""A run's timeline and record as the timeline callback hands them to the report (plugin_utils/report.py),
 for the report's tests and the hostile-input tests."""
 
 from __future__ import annotations
 
-from ansible_collections.runbook.rollback.plugins.module_utils import report as rpt
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as rpt
 
 T0 = 1_800_000_000.0
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.runbook.rollback.plugins.filter.version_error import version_error
-from ansible_collections.runbook.rollback.plugins.module_utils import report as rpt
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, check_id
 from ansible_collections.runbook.rollback.plugins.module_utils.decision import DecisionInputError, normalize_signals
 from ansible_collections.runbook.rollback.plugins.module_utils.notify import slack_text
-from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import DATE_RE
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as rpt
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
 from ansible_collections.runbook.rollback.plugins.test.fullmatch import fullmatch
 from ansible_collections.runbook.rollback.tests.unit.report_data import A_STEPS, RECORD, timeline
 from ansible_collections.runbook.rollback.tests.unit.support import REPO_ROOT, VENV_BIN, ansible_env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.runbook.rollback.plugins.module_utils import report as rpt
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as rpt
 from ansible_collections.runbook.rollback.tests.unit.report_data import A_STEPS, RECORD, T0, step, timeline
 
 

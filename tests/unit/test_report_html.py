@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.runbook.rollback.plugins.module_utils.report_html import render_html
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
 
 XSS = "<script>alert(1)</script>"
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.runbook.rollback.plugins.callback import timeline
-from ansible_collections.runbook.rollback.plugins.module_utils import report as rpt
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report as rpt
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_KEYS = {"import_role", "include_role", "ansible.builtin.import_role", "ansible.builtin.include_role"}
@@ -50,7 +50,7 @@ def markers() -> dict[str, list[Path]]:
 
         def visit(node, path=path):
             marker = (node.get("vars") or {}).get(timeline.STEP_VAR) if isinstance(node.get("vars"), dict) else None
-            if marker:
+            if marker and path not in found.get(marker, []):
                 found.setdefault(marker, []).append(path)
 
         _walk(yaml.safe_load(path.read_text()), visit)

@@ -17,7 +17,7 @@ import datetime
 import html
 import math
 
-from ansible_collections.runbook.rollback.plugins.module_utils.report import (
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report_budget import (
     duration_text,
     estimate_text,
     parse_iso,
