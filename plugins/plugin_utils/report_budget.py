@@ -86,6 +86,7 @@ INTERRUPTION = {
     "D": (("procedure_d",), ()),
 }
 
+
 def parse_iso(text):
     """Epoch seconds of an ISO 8601 UTC time ('2026-11-29T04:00:00.00Z'), or None."""
     if not text:
