@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.runbook.rollback.plugins.plugin_utils.run_record import RunRecordError, update
+from ansible_collections.runbook.rollback.plugins.plugin_utils.run_record import RunRecordError, backup_entry, update
 
 
-def run_record(record, changes=None, append=None):
+def run_record(record, changes=None, append=None, backup=None, backup_role="backup"):
     try:
+        if backup is not None:
+            append = dict(append or {})
+            append["backups"] = list(append.get("backups") or []) + [backup_entry(backup, backup_role)]
         return update(record, changes, append)
     except RunRecordError as err:
         raise AnsibleFilterError(str(err)) from None

@@ -103,6 +103,13 @@ def update(record, changes=None, append=None) -> dict:
     return result
 
 
+def backup_entry(backup, role):
+    """The record's entry for a backup that db_backup or db_backup_info returned: {role, id, path, at}."""
+    if not isinstance(backup, dict) or not backup.get("id"):
+        raise RunRecordError("run_record: a backup must be a dictionary with an id, not %r" % (backup,))
+    return {"role": str(role), "id": backup["id"], "path": backup.get("path"), "at": backup.get("created_at")}
+
+
 def _kind(name):
     if name not in FIELDS:
         raise RunRecordError("run_record: the run record has no field %r (fields: %s)" % (name, ", ".join(FIELDS)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.runbook.rollback.plugins.filter.run_record import run_record
 from ansible_collections.runbook.rollback.plugins.plugin_utils.run_record import (
     FIELDS,
     RunRecordError,
@@ -56,3 +58,14 @@ def test_a_misspelt_field_or_a_wrong_kind_is_refused(changes, append, words):
 def test_an_empty_record_stands_for_a_fresh_one():
     assert update({}, {"service": "worker"}) == new_record(service="worker")
     assert update(None, None) == new_record()
+
+
+def test_a_backup_goes_into_the_record_as_its_entry_once():
+    backup = {"id": "20261202T101500Z-v1.2.3", "path": "/var/backups/x.dump", "created_at": "2026-12-02T10:15:00Z",
+              "rows": {"users": 3}}  # fmt: skip
+    record = run_record({}, backup=backup, backup_role="restored")
+    record = run_record(record, backup=backup, backup_role="restored")
+    assert record["backups"] == [{"role": "restored", "id": backup["id"], "path": backup["path"],
+                                  "at": "2026-12-02T10:15:00Z"}]  # fmt: skip
+    with pytest.raises(AnsibleFilterError, match="a backup must be a dictionary with an id"):
+        run_record({}, backup={"path": "/x"})
