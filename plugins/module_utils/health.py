@@ -27,18 +27,35 @@ def validate_endpoints(endpoints):
     return endpoints
 
 
-def evaluate(name, url, response, expect_version=None):
-    """Pure verdict on one probe response (as returned by httpclient.request)."""
-    result = {"name": name, "url": url, "ok": False, "status": response.get("status"), "version": None, "error": None}
+def version_of(response, version_key="version", version_header=None):
+    """The version an answer reports: the header ``version_header`` when it is named, else the JSON body's
+    ``version_key`` (a dotted path such as ``build.version``); None when it says none."""
+    if version_header:
+        value = (response.get("headers") or {}).get(str(version_header).lower())
+        return value.strip() or None if isinstance(value, str) else None
     body = response.get("json")
-    if isinstance(body, dict) and body.get("version") is not None:
-        result["version"] = str(body["version"])
+    for part in str(version_key or "version").split("."):
+        if not isinstance(body, dict) or body.get(part) is None:
+            return None
+        body = body[part]
+    return None if isinstance(body, (dict, list)) else str(body)
+
+
+def evaluate(name, url, response, expect_version=None, version_key="version", version_header=None):
+    """Pure verdict on one probe response (as returned by httpclient.request).
+
+    Any 2xx answer is healthy, whatever its body (JSON, plain ``ok``, nothing); the version is checked only
+    when one is expected, read from ``version_header`` or the JSON body's ``version_key``."""
+    status = response.get("status")
+    result = {"name": name, "url": url, "ok": False, "status": status, "version": None, "error": None}
+    result["version"] = version_of(response, version_key, version_header)
+    where = "header %s" % version_header if version_header else "key %s" % (version_key or "version")
     if response.get("error"):
         result["error"] = response["error"]
-    elif response.get("status") != 200:
-        result["error"] = "HTTP %s" % response.get("status")
-    elif not response.get("is_json"):
-        result["error"] = "response is not JSON"
+    elif not (isinstance(status, int) and 200 <= status < 300):
+        result["error"] = "HTTP %s" % status
+    elif expect_version and result["version"] is None and (version_header or version_key != "version"):
+        result["error"] = "no version in response (%s), expected %s" % (where, expect_version)
     elif expect_version and result["version"] is None:
         result["error"] = "no version in response, expected %s" % expect_version
     elif expect_version and result["version"] != expect_version:
@@ -75,7 +92,8 @@ def check_all(endpoints, expect_version=None, timeout=3.0, wait=0.0, interval=1.
         for ep in pending:
             resp = probe("GET", ep["url"], timeout=timeout)
             results[ep["name"]] = evaluate(ep["name"], ep["url"], resp,
-                                           expected_version(ep, expect_version, expect_versions))
+                                           expected_version(ep, expect_version, expect_versions),
+                                           ep.get("version_key") or "version", ep.get("version_header"))
         pending = [ep for ep in endpoints if not results[ep["name"]]["ok"]]
         remaining = deadline - clock()
         if not pending or remaining <= 0:

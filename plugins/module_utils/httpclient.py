@@ -51,7 +51,8 @@ def describe_error(exc, timeout):
 
 
 def request(method, url, payload=None, headers=None, timeout=5.0, tls=None):
-    """Return dict(status, body, json, error, ms). status is None when no HTTP response arrived.
+    """Return dict(status, body, json, is_json, error, ms, headers). status is None when no HTTP response arrived;
+    headers are the answer's, with lower-case names.
 
     tls: validate_certs, ca_path, client_cert, client_key (tls_options()). A redirect is answered as its own
     status: a gateway answering a POST with a redirect (to a login or maintenance page) is a failed flow, and
@@ -63,15 +64,17 @@ def request(method, url, payload=None, headers=None, timeout=5.0, tls=None):
         hdrs["Content-Type"] = "application/json"
     hdrs.update(headers or {})
     started = time.monotonic()
-    status, body, error = None, b"", None
+    status, body, error, answer_headers = None, b"", None, {}
     try:
         # Callers pass URLs through validate_url (http/https only), so file: and friends never get here.
         with open_url(url, data=data, headers=hdrs, method=method, timeout=timeout, follow_redirects="none",
                       http_agent="runbook.rollback", **(tls or {})) as resp:  # fmt: skip
             status = resp.status
+            answer_headers = {k.lower(): v for k, v in resp.headers.items()}
             body = resp.read()
     except urllib.error.HTTPError as exc:
         status = exc.code
+        answer_headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
         try:
             body = exc.read()
         except Exception:  # the error body is best effort only
@@ -87,4 +90,5 @@ def request(method, url, payload=None, headers=None, timeout=5.0, tls=None):
         is_json = bool(text)
     except ValueError:
         decoded, is_json = None, False
-    return {"status": status, "body": text, "json": decoded, "is_json": is_json, "error": error, "ms": ms}
+    return {"status": status, "body": text, "json": decoded, "is_json": is_json, "error": error, "ms": ms,
+            "headers": answer_headers}

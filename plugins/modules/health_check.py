@@ -10,8 +10,9 @@ DOCUMENTATION = r"""
 module: health_check
 short_description: Probe the stack's health endpoints and the version they report
 description:
-  - An endpoint is ok when it answers HTTP 200 with a JSON body and, with O(expect_version), that body's
-    C(version) equals it.
+  - An endpoint is ok when it answers a 2xx status, whatever its body (JSON, plain C(ok), nothing), and, with
+    O(expect_version), the version it reports equals it. The version is read from the JSON body's C(version)
+    key, or the endpoint's own C(version_key) (a dotted path, C(build.version)), or its C(version_header).
   - With O(wait), failing endpoints are probed again every O(interval) seconds until all are ok or O(wait) elapses,
     which covers services still starting after a restart.
 author:
@@ -26,12 +27,15 @@ attributes:
     details: Read-only; probes run in check mode too.
 options:
   endpoints:
-    description: Endpoints to probe, each a dictionary with C(name) and C(url).
+    description:
+      - Endpoints to probe, each a dictionary with C(name) and C(url), and optionally C(service) (see
+        O(expect_versions)), C(version_key) (where the JSON body says the version, a dotted path; default
+        C(version)) and C(version_header) (a header that says it instead, such as C(X-App-Version)).
     type: list
     elements: dict
     required: true
   expect_version:
-    description: Version every endpoint must report in the C(version) key of its JSON body.
+    description: Version every endpoint must report (in its body's version key or its version header).
     type: str
   expect_versions:
     description:

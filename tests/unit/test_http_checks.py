@@ -295,9 +295,11 @@ def resp(status=200, body=None, error=None):
         (resp(200, ["any", "json"]), None, True, None, None),
         (resp(200, {"version": "v1.2.4"}), "v1.2.3", False, "v1.2.4", "version v1.2.4, expected v1.2.3"),
         (resp(200, {"status": "ok"}), "v1.2.3", False, None, "no version in response, expected v1.2.3"),
-        (resp(200, None), None, False, None, "response is not JSON"),
+        (resp(200, None), None, True, None, None),
+        (resp(200, None), "v1.2.3", False, None, "no version in response, expected v1.2.3"),
         (resp(502, {"error": "x"}), None, False, None, "HTTP 502"),
-        (resp(204, None), None, False, None, "HTTP 204"),
+        (resp(204, None), None, True, None, None),
+        (resp(301, None), None, False, None, "HTTP 301"),
         (resp(None, None, "connection refused"), None, False, None, "connection refused"),
         (resp(200, {"version": 3}), "3", True, "3", None),
     ],
@@ -306,6 +308,24 @@ def test_evaluate(response, expect, ok, version, error):
     got = evaluate("svc", "http://x/health", response, expect)
     assert (got["ok"], got["version"], got["error"]) == (ok, version, error)
     assert got["status"] == response["status"]
+
+
+@pytest.mark.parametrize(
+    "response, key, header, version",
+    [
+        (resp(200, {"build": {"version": "v2"}}), "build.version", None, "v2"),
+        (resp(200, {"build": "v2"}), "build.version", None, None),
+        (dict(resp(200, None), headers={"x-app-version": " v3 "}), "version", "X-App-Version", "v3"),
+        (dict(resp(200, {"version": "v1"}), headers={}), "version", "X-App-Version", None),
+    ],
+)
+def test_the_version_comes_from_a_key_or_a_header(response, key, header, version):
+    got = evaluate("svc", "http://x/health", response, "v9", key, header)
+    assert got["version"] == version
+    assert not got["ok"]
+    if version is None:
+        where = "header X-App-Version" if header else "key build.version"
+        assert got["error"] == "no version in response (%s), expected v9" % where
 
 
 def test_health_summary():
@@ -332,7 +352,8 @@ def test_health_failures_in_order(app):
     result = check_all(endpoints(app, "api", "chat", "billing", "text", "noversion"), "v1.2.3")
     assert result["healthy"] is False
     assert result["summary"] == ("1/5 health endpoints ok; chat: HTTP 502; billing: version v1.2.4, expected v1.2.3; "
-                                 "text: response is not JSON; noversion: no version in response, expected v1.2.3")
+                                 "text: no version in response, expected v1.2.3; "
+                                 "noversion: no version in response, expected v1.2.3")
 
 
 def test_health_wait_reprobes_only_failing(app):
