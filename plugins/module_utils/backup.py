@@ -81,10 +81,11 @@ def quote_table(table):
 
 
 def existing_query(tables):
-    """SQL listing which of `tables` exist (one name per line)."""
-    names = ", ".join("'%s'" % t for t in check_tables(tables))
+    """SQL listing which of `tables` exist (one name per line). A name is the table's own, case and all
+    (Prisma's "User" is not user): to_regclass gets it quoted, as every other query does."""
+    pairs = ", ".join("('%s', '%s')" % (t, quote_table(t)) for t in check_tables(tables))
     # Names passed check_tables (plain identifiers): nothing from them can break out of the quotes.
-    return "SELECT name FROM unnest(ARRAY[%s]::text[]) AS name WHERE to_regclass(name) IS NOT NULL;" % names  # noqa: S608
+    return "SELECT name FROM (VALUES %s) AS t(name, quoted) WHERE to_regclass(quoted) IS NOT NULL;" % pairs  # noqa: S608
 
 
 def count_query(tables):

@@ -39,7 +39,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
 )
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import check_db_name, literal, psql
 
-# The table name goes in as a quoted literal.
+# The table name goes in as a literal of its quoted identifier (to_regclass folds an unquoted name to lower case).
 COLUMNS_SQL = (
     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
     "ORDER BY attnum"
@@ -89,7 +89,7 @@ def csv_line(values):
 
 def table_columns(compose, database, table):
     """Column names of `table` in `database`, in order; [] when the table does not exist."""
-    sql = COLUMNS_SQL % literal(table)
+    sql = COLUMNS_SQL % literal(quote_table(table))
     return psql(compose, sql, database=database, what="reading the columns of %s in %s" % (table, database)).split()
 
 
@@ -133,7 +133,8 @@ def missing_rows(kept_rows, restored_rows, shared):
             yield row
 
 
-# The restored database's catalog, for the load-back script. Table names go in as quoted literals.
+# The restored database's catalog, for the load-back script. Table names go in as literals of their quoted
+# identifiers.
 TYPES_SQL = (
     "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
     " WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
@@ -154,12 +155,14 @@ FOREIGN_KEYS_SQL = (
 def table_shape(compose, database, table):
     """(column types {name: type}, generated primary key or None, foreign keys {column: referenced table})."""
     def rows(sql):
-        out = psql(compose, sql % literal(table), database=database, what="reading the shape of %s" % table)
+        out = psql(compose, sql % literal(quote_table(table)), database=database,
+                   what="reading the shape of %s" % table)
         return [line.split("|") for line in out.splitlines() if "|" in line or line]
 
     types = {r[0]: r[1] for r in rows(TYPES_SQL) if len(r) == 2}
     pk = next((r[0] for r in rows(GENERATED_PK_SQL) if r and r[0]), None)
-    fks = {r[0]: r[1] for r in rows(FOREIGN_KEYS_SQL) if len(r) == 2}
+    # regclass quotes a name that needs it ("User"); the tables are named without quotes everywhere else.
+    fks = {r[0]: r[1].replace('"', "") for r in rows(FOREIGN_KEYS_SQL) if len(r) == 2}
     return types, pk, fks
 
 

@@ -192,3 +192,16 @@ def test_an_altered_dump_with_a_recomputed_checksum_is_caught_by_the_restore(see
     listed = pg("psql", "-At", "-d", "postgres", "-c", "SELECT datname FROM pg_database", text=True).stdout.split()
     assert side not in listed
     fault_result.update(rows_lost=0)
+
+
+def test_a_table_named_in_mixed_case_is_counted_as_the_database_has_it(seeded):
+    """Prisma's "User", "Chat" and "Message": to_regclass folds an unquoted name to lower case, which would
+    make such a table look absent (no count, no check)."""
+    sql = """CREATE TABLE "AuditLog" (id serial PRIMARY KEY, what text);
+             INSERT INTO "AuditLog" (what) VALUES ('a'), ('b'), ('c');"""
+    seeded.compose("exec", "-T", "postgres", "psql", "-v", "ON_ERROR_STOP=1", "-d", "saas_db", "-c", sql)
+    run = seeded.playbook("backup", rollback_backup_tables=["users", "AuditLog"])
+    assert run.rc == 0, run.output
+    meta = sidecars(seeded)[-1]
+    assert meta["row_counts"] == {"users": count(seeded, "users"), "AuditLog": 3}
+    assert set(meta["row_checksums"]) == {"users", "AuditLog"}

@@ -51,7 +51,7 @@ def test_queries_quote_plain_identifiers_only():
         "SELECT 'users', count(*) FROM \"users\" UNION ALL "
         "SELECT 'billing.invoices', count(*) FROM \"billing\".\"invoices\";"
     )
-    assert "ARRAY['users', 'chats']::text[]" in existing_query(["users", "chats"])
+    assert "VALUES ('users', '\"users\"'), ('User', '\"User\"')" in existing_query(["users", "User"])
     for bad in ("users; DROP TABLE users", "a'b", 'x"y', "1abc", "a.b.c"):
         with pytest.raises(BackupError, match="not a plain SQL identifier"):
             count_query([bad])
