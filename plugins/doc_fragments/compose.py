@@ -28,4 +28,13 @@ options:
     description: The compose service running PostgreSQL.
     type: str
     default: postgres
+  db_user:
+    description:
+      - The database role the PostgreSQL tools (C(psql), C(pg_dump), C(pg_restore)) connect as, given to them as
+        C(PGUSER) in the container.
+      - Empty uses the container's own C(PGUSER); when C(docker exec) runs as root (as in the official postgres
+        image, where root is no database role), its C(POSTGRES_USER), else C(postgres); otherwise the user the
+        container runs as.
+    type: str
+    default: ""
 """

@@ -42,6 +42,7 @@ def compose_options(required=False, database=True):
     )
     if database:
         spec["service"] = dict(type="str", default="postgres")
+        spec["db_user"] = dict(type="str", default="")
     return spec
 
 
@@ -83,7 +84,8 @@ def quote_table(table):
 def existing_query(tables):
     """SQL listing which of `tables` exist (one name per line). A name is the table's own, case and all
     (Prisma's "User" is not user): to_regclass gets it quoted, as every other query does."""
-    pairs = ", ".join("('%s', '%s')" % (t, quote_table(t)) for t in check_tables(tables))
+    # No table: one row that never matches, so the query stays valid SQL.
+    pairs = ", ".join("('%s', '%s')" % (t, quote_table(t)) for t in check_tables(tables)) or "(NULL, NULL)"
     # Names passed check_tables (plain identifiers): nothing from them can break out of the quotes.
     return "SELECT name FROM (VALUES %s) AS t(name, quoted) WHERE to_regclass(quoted) IS NOT NULL;" % pairs  # noqa: S608
 
@@ -205,17 +207,30 @@ def read_sidecars(directory):
     return backups, warnings
 
 
-class Compose:
-    """`docker compose exec -T <service> ...` for one project, argv only (no shell)."""
+# Who psql, pg_dump and pg_restore connect as when no database user is named: the container's own PGUSER;
+# else, when `docker exec` runs as root (the official postgres image, whose root is no database role), its
+# POSTGRES_USER or postgres; else the user the container runs as. The command itself is passed as arguments
+# ("$@"), never as shell text.
+AS_DB_USER = (
+    'if [ -z "${PGUSER:-}" ] && [ "$(id -u)" = 0 ]; then PGUSER="${POSTGRES_USER:-postgres}"; export PGUSER; fi; '
+    'exec "$@"'
+)
 
-    def __init__(self, argv, service, env=None, timeout=None):
+
+class Compose:
+    """`docker compose exec -T <service> ...` for one project, argv only (the command is never shell text)."""
+
+    def __init__(self, argv, service, env=None, timeout=None, db_user=None):
         self.argv = list(argv)
         self.service = service
         self.env = dict(os.environ, **{k: str(v) for k, v in (env or {}).items()})
         self.timeout = timeout
+        self.db_user = db_user or None
 
     def exec_argv(self, *command):
-        return self.argv + ["exec", "-T", self.service] + list(command)
+        if self.db_user:
+            return self.argv + ["exec", "-T", "-e", "PGUSER=%s" % self.db_user, self.service] + list(command)
+        return self.argv + ["exec", "-T", self.service, "sh", "-c", AS_DB_USER, "sh"] + list(command)
 
     def run(self, *command, stdin=None):
         proc = subprocess.run(self.exec_argv(*command), stdin=stdin, capture_output=True, env=self.env,

@@ -141,7 +141,8 @@ def main():
     )
     p = module.params
     try:
-        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
+        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
+                          db_user=p["db_user"])
         if p["state"] == "verify":
             backups, _unused = read_sidecars(p["dir"])
             meta = next((b for b in backups if b["id"] == p["id"]), None)

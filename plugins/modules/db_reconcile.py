@@ -121,7 +121,8 @@ def main():
     )
     p = module.params
     try:
-        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
+        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
+                          db_user=p["db_user"])
         report = reconcile(compose, p["kept"], p["database"], p["tables"], p["dest"])
     except BackupError as exc:
         module.fail_json(msg=str(exc))

@@ -230,7 +230,8 @@ def main():
         check_db_name(p["database"])
         if p["jobs"] < 1 or p["space_margin"] < 1:
             module.fail_json(msg="jobs and space_margin must be at least 1")
-        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"])
+        compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
+                          db_user=p["db_user"])
         meta = None
         if p["id"]:
             meta = next((b for b in read_sidecars(p["dir"])[0] if b["id"] == p["id"]), None)

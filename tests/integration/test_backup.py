@@ -205,3 +205,52 @@ def test_a_table_named_in_mixed_case_is_counted_as_the_database_has_it(seeded):
     meta = sidecars(seeded)[-1]
     assert meta["row_counts"] == {"users": count(seeded, "users"), "AuditLog": 3}
     assert set(meta["row_checksums"]) == {"users", "AuditLog"}
+
+
+# A database container as the official postgres image runs it: `docker exec` is root, which is no database
+# role; the superuser is POSTGRES_USER and the socket trusts local connections.
+ROOT_EXEC_DB = """
+services:
+  db:
+    image: mysaas/postgres:15
+    user: root
+    environment: {POSTGRES_USER: appowner}
+    command:
+      - runuser
+      - -u
+      - postgres
+      - --
+      - sh
+      - -c
+      - >-
+        initdb -D "$$PGDATA" -U appowner --auth-local=trust >/dev/null
+        && exec postgres -D "$$PGDATA" -c listen_addresses=''
+    healthcheck:
+      test: [CMD, runuser, -u, postgres, --, pg_isready, -U, appowner, -d, postgres]
+      interval: 1s
+      retries: 60
+"""
+
+
+def test_a_database_container_whose_exec_user_is_root_is_backed_up_as_its_postgres_user(seeded, tmp_path):
+    project = seeded.project + "rootdb"
+    (tmp_path / "compose.yml").write_text(ROOT_EXEC_DB)
+    argv = ["docker", "compose", "--project-name", project, "--project-directory", str(tmp_path),
+            f"--file={tmp_path}/compose.yml"]  # fmt: skip
+    try:
+        subprocess.run([*argv, "up", "-d", "--wait"], check=True, capture_output=True, timeout=120)
+        plain = subprocess.run([*argv, "exec", "-T", "db", "psql", "-At", "-c", "SELECT 1"], capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        assert plain.returncode != 0 and 'role "root" does not exist' in plain.stderr  # what a team hits today
+        sql = "CREATE TABLE notes (id int); INSERT INTO notes VALUES (1), (2);"
+        subprocess.run([*argv, "exec", "-T", "-e", "PGUSER=appowner", "db", "psql", "-d", "postgres", "-c", sql],
+                       check=True, capture_output=True)  # fmt: skip
+        rc, res = seeded.module("db_backup", dict(dir=str(tmp_path / "backups"), compose_argv=argv, service="db",
+                                                  database="postgres", tables=["notes"]))  # fmt: skip
+        assert rc == 0, res.get("msg")
+        assert res["backup"]["verified"] is True and res["backup"]["row_counts"] == {"notes": 2}
+        rc, res = seeded.module("db_backup", dict(dir=str(tmp_path / "backups"), compose_argv=argv, service="db",
+                                                  database="postgres", db_user="nobody_here"))  # fmt: skip
+        assert rc != 0 and 'role "nobody_here" does not exist' in res["msg"], res
+    finally:
+        subprocess.run([*argv, "down", "--volumes", "--timeout", "5"], capture_output=True, check=False)

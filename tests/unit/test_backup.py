@@ -52,6 +52,7 @@ def test_queries_quote_plain_identifiers_only():
         "SELECT 'billing.invoices', count(*) FROM \"billing\".\"invoices\";"
     )
     assert "VALUES ('users', '\"users\"'), ('User', '\"User\"')" in existing_query(["users", "User"])
+    assert "VALUES (NULL, NULL)" in existing_query([])
     for bad in ("users; DROP TABLE users", "a'b", 'x"y', "1abc", "a.b.c"):
         with pytest.raises(BackupError, match="not a plain SQL identifier"):
             count_query([bad])
