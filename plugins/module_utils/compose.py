@@ -51,8 +51,26 @@ def compose_services(text):
 
 
 def built_images(services):
-    """Sorted unique image names of services that are built from the checkout."""
-    return sorted({s["image"] for s in services.values() if s.get("build") and s.get("image")})
+    """Sorted unique image names of services that are built from the checkout: the compose file's name, or a
+    build-only service's release image (name_release_builds)."""
+    return sorted({s.get("release_image") or s["image"] for s in services.values()
+                   if s.get("build") and (s.get("image") or s.get("release_image"))})  # fmt: skip
+
+
+def name_release_builds(services, project, version):
+    """Give each service built without an ``image:`` its release image and the name compose runs it by.
+
+    Compose names such an image ``<project>-<service>`` for every release alike, so a checkout of an older tag
+    would go on running the newer build. Each release's build is kept as ``<project>-<service>:<version>``
+    (``release_image``); before a restart the collection tags it as ``<project>-<service>`` (``runs_as``), the
+    name compose looks for. Returns the services, changed in place."""
+    if not project or not version:
+        return services
+    for name, spec in services.items():
+        if spec.get("build") and not spec.get("image"):
+            spec["runs_as"] = "%s-%s" % (project, name)
+            spec["release_image"] = "%s-%s:%s" % (project, name, version)
+    return services
 
 
 def _health_from_status(status):

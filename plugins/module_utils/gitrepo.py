@@ -14,7 +14,11 @@ import os
 import re
 import subprocess
 
-from ansible_collections.runbook.rollback.plugins.module_utils.compose import built_images, compose_services
+from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
+    built_images,
+    compose_services,
+    name_release_builds,
+)
 from ansible_collections.runbook.rollback.plugins.module_utils.versions import (
     DEFAULT_VERSION_PATTERN,
     quote,
@@ -176,6 +180,7 @@ def inspect_release(
     version_pattern=DEFAULT_VERSION_PATTERN,
     fetch_timeout=30,
     warn=None,
+    project=None,
 ):
     """Everything git_release returns, checked in the runbook's order; raises GitReleaseError."""
     # Validate before any git call: the version becomes a ref name and an argv element.
@@ -209,7 +214,7 @@ def inspect_release(
             "compose file %s does not exist at %s (commit %s) in %s" % (compose_file, version, commit[:12], repo)
         )
     try:
-        services = compose_services(text)
+        services = name_release_builds(compose_services(text), project, version)
     except ValueError as exc:
         raise GitReleaseError("%s at %s: %s" % (compose_file, version, exc)) from None
 
@@ -228,6 +233,11 @@ def inspect_release(
         "dirty": g.dirty_files(),
         "compose_services": services,
         "images": built_images(services),
+        # Services built without an image name: each release's own build, and the name compose runs it by.
+        "release_builds": [
+            {"service": name, "release_image": spec["release_image"], "runs_as": spec["runs_as"]}
+            for name, spec in sorted(services.items()) if spec.get("release_image")
+        ],
     }
 
 

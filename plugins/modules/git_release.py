@@ -66,6 +66,13 @@ options:
       - With O(state=checked_out), the commit O(version) was proved at earlier in the run (for example by a first
         call with O(state=inspected)); a tag that moved since is refused.
     type: str
+  project:
+    description:
+      - The compose project's name. With it, a service built without an C(image:) gets C(release_image)
+        (C(<project>-<service>:<version>), the release's own build) and C(runs_as) (C(<project>-<service>), the
+        name compose runs it by) in RV(compose_services), and its release image is in RV(images).
+    type: str
+    default: ""
   version_pattern:
     description:
       - Python regular expression a release tag must match in full. Also selects which tags RV(tags) lists.
@@ -144,14 +151,24 @@ dirty:
   elements: str
   sample: [docker-compose.prod.yml]
 compose_services:
-  description: Services of the compose file at the tag, with their image and whether they are built.
+  description:
+    - Services of the compose file at the tag, with their image and whether they are built.
+    - A service built without an image name also has C(release_image) and C(runs_as) when O(project) is given.
   returned: success
   type: dict
   sample:
     api: {image: "registry.example.test/app/api:v1.2.3", build: true}
     postgres: {image: "postgres:16", build: false}
+release_builds:
+  description:
+    - The services built without an image name (with O(project)), each C({service, release_image, runs_as}),
+      that is the release's own build and the name compose runs it by.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{service: api, release_image: "shop-api:v1.2.3", runs_as: shop-api}]
 images:
-  description: Sorted unique image names of the services that have C(build).
+  description: Sorted unique image names of the services that have C(build) (a build-only service's release image).
   returned: success
   type: list
   elements: str
@@ -179,6 +196,7 @@ def main():
             fetch_timeout=dict(type="int", default=30),
             compose_file=dict(type="str", default="docker-compose.prod.yml"),
             version_pattern=dict(type="str", default=DEFAULT_VERSION_PATTERN),
+            project=dict(type="str", default=""),
             state=dict(type="str", choices=["inspected", "checked_out"], default="inspected"),
             commit=dict(type="str"),
         ),
@@ -209,6 +227,7 @@ def main():
             version_pattern=p["version_pattern"],
             fetch_timeout=p["fetch_timeout"],
             warn=module.warn,
+            project=p["project"],
         )
         changed = False
         if p["state"] == "checked_out":

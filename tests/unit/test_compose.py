@@ -12,6 +12,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     compose_services,
     container_problem,
     image_tag,
+    name_release_builds,
     parse_ps,
     problems,
     stack_state,
@@ -146,6 +147,15 @@ def test_compose_services():
         "empty": {"image": None, "build": False},
     }
     assert built_images(services) == ["registry.example.test/app/api:${VERSION:-latest}"]
+
+
+def test_a_service_built_without_an_image_name_gets_its_releases_own_build():
+    services = name_release_builds(compose_services(COMPOSE), "shop", "v1.2.3")
+    # Compose runs it as shop-web whichever release built it: the release's build is kept under its version.
+    assert services["web"] == {"image": None, "build": True, "runs_as": "shop-web", "release_image": "shop-web:v1.2.3"}
+    assert "release_image" not in services["api"] and "release_image" not in services["empty"]
+    assert built_images(services) == ["registry.example.test/app/api:${VERSION:-latest}", "shop-web:v1.2.3"]
+    assert "release_image" not in name_release_builds(compose_services(COMPOSE), "", "v1.2.3")["web"]
 
 
 @pytest.mark.parametrize(
