@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 # compiled Ansible from source again: 0.7 s more per playbook start, and more per task.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup venv images lint sanity unit checks integration faults molecule test demo demo-down clean bench bench-restore
+.PHONY: help setup venv images lint sanity unit checks integration faults molecule remote lane test demo demo-down clean bench bench-restore
 
 help:
 	@echo "make demo   - install what is missing, run the staging rollback demo, print a summary"
@@ -22,6 +22,7 @@ help:
 	@echo "make sanity - ansible-test sanity on the collection as Galaxy ships it (needs the venv only)"
 	@echo "make unit   - ansible-test units on the collection as shipped, and the tooling's tests (venv only)"
 	@echo "make faults - the fault matrix: every fault caused for real, and whether it was survived"
+	@echo "make remote - the procedures against a target host of its own (own engine), reached over SSH"
 	@echo "make bench  - downtime figures of Procedure A, stop_mode changed vs full"
 	@echo "make bench-restore - backup/restore times on a large database, Procedure B downtime (SIZE_MB=300)"
 	@echo "make demo-down - remove the local staging stack (keeps .demo/ data)"
@@ -102,6 +103,19 @@ molecule: $(IMAGES)
 	python3 scripts/drills.py --lanes $(LANES) $(DRILLS)
 	@$(PHASE) end molecule
 
+# The procedures against target hosts of their own, each a container with its own Docker engine reached over
+# SSH (tests/remote, tests/integration/target.py): one module at a time, since each target runs a stack.
+remote: $(IMAGES)
+	@$(PHASE) start remote
+	pytest -q -x -p no:cacheprovider --durations=5 $(call junit,remote) tests/remote
+	@$(PHASE) end remote
+
+# The second lane of `make test`: the drills, then the remote targets, one after the other. Both mostly wait
+# (traffic, sampling windows, health, SSH round trips), beside the integration run's two busy workers.
+lane:
+	@$(MAKE) --no-print-directory molecule
+	@$(MAKE) --no-print-directory remote
+
 # Lint, ansible-test's sanity and unit tests (beside each other), then the integration modules and the drills at the same time: the integration
 # run keeps the two cores nearly busy, a drill mostly waits (traffic, sampling windows, health), so one
 # drill lane beside two integration workers fills what they leave. Each target's output is printed whole
@@ -109,7 +123,7 @@ molecule: $(IMAGES)
 # 35 s for both, against about 2 min 30 s one after the other), and a lint error no longer ended the run
 # at once.
 test: lint checks images
-	@$(MAKE) --no-print-directory -j2 --output-sync=target integration molecule LANES=1 IMAGES=
+	@$(MAKE) --no-print-directory -j2 --output-sync=target integration lane LANES=1 IMAGES=
 
 demo: images
 	python demo/run_demo.py

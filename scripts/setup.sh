@@ -18,6 +18,9 @@ BASE_IMAGE=${RUNBOOK_BASE_IMAGE:-runbook-rollback/base:bookworm}
 BASE_SUITE=${RUNBOOK_BASE_SUITE:-bookworm}
 BASE_PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,procps
 PROMETHEUS_IMAGE=${RUNBOOK_PROMETHEUS_IMAGE:-runbook-rollback/prometheus:bookworm}
+# A target host of the tests: its own Docker engine and sshd, in a container (tests/integration/target.py).
+TARGET_IMAGE=${RUNBOOK_TARGET_IMAGE:-runbook-rollback/target:bookworm}
+TARGET_PACKAGES=docker.io,openssh-server,python3,python3-yaml,python3-requests,git,procps,iproute2
 DOCKER_LOG=${RUNBOOK_DOCKERD_LOG:-/var/log/runbook-rollback-dockerd.log}
 
 say() { printf '==> %s\n' "$*"; }
@@ -40,7 +43,7 @@ apt_install() {
 
 # --- Debian packages -------------------------------------------------------
 # chromium (headless) and a font render the HTML incident report in its browser test.
-pkgs=(git)
+pkgs=(git openssh-client)
 if [ "$PART" = all ]; then
   pkgs+=(mmdebstrap chromium fonts-dejavu-core)
   command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
@@ -141,4 +144,29 @@ if ! docker image inspect "$PROMETHEUS_IMAGE" >/dev/null 2>&1; then
     "$ptmp/prometheus.tar" "$PROMETHEUS_IMAGE" >/dev/null
 fi
 
-say "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /'), images $BASE_IMAGE $PROMETHEUS_IMAGE"
+# --- Target image: a host of its own (Docker-in-Docker) reached over SSH ------------------------------
+# Debian's engine and sshd, the target's own Python and git, and the same Compose plugin as here. Run by
+# tests/integration/target.py with the capabilities dockerd needs (--privileged is refused on these
+# machines); its CMD starts sshd, then dockerd in the foreground.
+# The image is labelled with its package list: a machine that kept an image of another list makes it again.
+if [ "$(docker image inspect --format '{{index .Config.Labels "runbook.packages"}}' "$TARGET_IMAGE" 2>/dev/null)" != "$TARGET_PACKAGES" ]; then
+  say "building the target image $TARGET_IMAGE with mmdebstrap (about a minute)"
+  old_target=$(docker image inspect --format '{{.Id}}' "$TARGET_IMAGE" 2>/dev/null || true)
+  ttmp=$(mktemp -d)
+  trap 'rm -rf "${tmp:-}" "${ptmp:-}" "$ttmp"' EXIT
+  compose_bin=$(docker info --format '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Path}}{{end}}{{end}}')
+  [ -x "$compose_bin" ] || die "the Compose plugin binary was not found for the target image"
+  sudo_if_needed mmdebstrap --quiet --variant=apt --include="$TARGET_PACKAGES" \
+    --customize-hook='mkdir -p "$1/usr/local/lib/docker/cli-plugins" "$1/run/sshd"' \
+    --customize-hook="cp '$compose_bin' \"\$1/usr/local/lib/docker/cli-plugins/docker-compose\"" \
+    "$BASE_SUITE" "$ttmp/target.tar" http://deb.debian.org/debian
+  docker import \
+    --change 'EXPOSE 22' \
+    --change "LABEL runbook.packages=$TARGET_PACKAGES" \
+    --change 'CMD ["/bin/sh", "-c", "mkdir -p /run/sshd && /usr/sbin/sshd && exec dockerd >/var/log/dockerd.log 2>&1"]' \
+    "$ttmp/target.tar" "$TARGET_IMAGE" >/dev/null
+  # The image of the old list, now without a name (kept while a container still uses it).
+  [ -z "$old_target" ] || docker image rm "$old_target" >/dev/null 2>&1 || true
+fi
+
+say "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /'), images $BASE_IMAGE $PROMETHEUS_IMAGE $TARGET_IMAGE"

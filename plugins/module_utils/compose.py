@@ -28,7 +28,8 @@ _UNCHANGED = frozenset(("Running", "Waiting", "Healthy", "Exited", "Error", "War
 def compose_services(text):
     """Map service name -> {"image": str or None, "build": bool} from compose-file YAML text."""
     if not HAS_YAML:  # pragma: no cover
-        raise ValueError("PyYAML is required to parse compose files")
+        raise ValueError("PyYAML is required to parse compose files: install it for the target's Python "
+                         "(python3-yaml on Debian and Ubuntu)")
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

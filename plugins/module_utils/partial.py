@@ -111,7 +111,8 @@ def choose_service(requested, services, failing):
 def service_definition(compose_text, service, version):
     """The service's definition in an older release's compose file, ready to pin."""
     if not HAS_YAML:  # pragma: no cover
-        raise PinError("PyYAML is required")
+        raise PinError("PyYAML is required to read compose files: install it for the target's Python "
+                       "(python3-yaml on Debian and Ubuntu)")
     try:
         doc = yaml.safe_load(compose_text)
     except yaml.YAMLError as exc:

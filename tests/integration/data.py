@@ -40,7 +40,7 @@ def write_as_user(stack, email: str, password: str, chat: str, message: str, reg
 
 
 def sidecars(stack) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((stack.state_dir / "backups").glob("*.json"))]
+    return [json.loads(stack.read(p)) for p in stack.files(stack.state_dir / "backups", "*.json")]
 
 
 def broken_with_data(stack, known: dict, late: dict) -> dict:

@@ -66,35 +66,54 @@ def cost(name: str):
 
 
 class Stack:
-    """The staging app deployed by the collection's own playbooks into a temporary directory."""
+    """The staging app deployed by the collection's own playbooks into a temporary directory.
 
-    def __init__(self, root: Path, name: str, echo: bool = True):
+    The stack's host is this machine (connection local); RemoteStack (target.py) is the same stack on a
+    host of its own reached over SSH. What a test reads or runs on the stack's host goes through host()
+    and read()."""
+
+    host_name = "staging-test"
+
+    def __init__(self, root: Path, name: str, echo: bool = True, port: int | None = None):
         self.echo = echo
         self.root = root
         self.project = name
-        self.port = free_port()
+        self.port = port or free_port()
         # The stack's own database password, given only through the inventory's compose environment, as a
         # team would: no output, state file, evidence or report may ever hold it (assert_no_secret).
         self.db_password = remember_secret("db-" + secrets.token_hex(12))
-        self.app_dir = root / "app"
-        self.state_dir = root / "state"
+        self.app_dir = self.host_path("app")
+        self.state_dir = self.host_path("state")
         self.inventory = root / "inventory"
         self.timelines = root / "timelines"
         self._write_inventory()
         self._make_repository()
 
+    def host_path(self, name: str) -> Path:
+        """A directory of the stack on its host."""
+        return self.root / name
+
+    def host(self, argv: list[str], *, check: bool = True, env: dict | None = None, stdin=None, text: bool = True,
+             ) -> subprocess.CompletedProcess:  # fmt: skip
+        """A command run on the stack's host (output captured)."""
+        return subprocess.run(argv, env=dict(os.environ, **(env or {})), capture_output=True, text=text, check=check,
+                              stdin=stdin)  # fmt: skip
+
+    def read(self, path: Path) -> str | None:
+        """A file of the stack's host, or None when there is none."""
+        return path.read_text() if path.exists() else None
+
+    def files(self, directory: Path, pattern: str = "*") -> list[Path]:
+        """The files of a directory of the stack's host matching `pattern`, sorted."""
+        return sorted(p for p in directory.glob(pattern) if p.is_file())
+
+    def host_vars(self) -> dict:
+        """How Ansible reaches the stack's host."""
+        return {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+
     def _write_inventory(self) -> None:
         (self.inventory / "group_vars").mkdir(parents=True)
-        hosts = {
-            "rollback_targets": {
-                "hosts": {
-                    "staging-test": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                    }
-                }
-            }
-        }
+        hosts = {"rollback_targets": {"hosts": {self.host_name: self.host_vars()}}}
         group_vars = {
             "rollback_local_staging": True,
             "rollback_app_dir": str(self.app_dir),
@@ -156,7 +175,7 @@ class Stack:
     def module(self, name: str, args: dict, timeout: int = 300) -> tuple[int, dict]:
         """runbook.rollback.<name> on the stack's host through `ansible`; (rc, the task's result)."""
         argv = [
-            str(BIN / "ansible"), "staging-test", "-i", str(self.inventory),
+            str(BIN / "ansible"), self.host_name, "-i", str(self.inventory),
             "-m", f"runbook.rollback.{name}", "-a", json.dumps(args),
         ]  # fmt: skip
         env = dict(
@@ -175,7 +194,7 @@ class Stack:
             out = json.loads(proc.stdout)
         except ValueError:
             raise AssertionError(f"ansible output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
-        return proc.returncode, out["plays"][0]["tasks"][0]["hosts"]["staging-test"]
+        return proc.returncode, out["plays"][0]["tasks"][0]["hosts"][self.host_name]
 
     def seed(self, version: str, result: str = "verified") -> None:
         """The stack on `version` as deploy.yml leaves it when the release comes up healthy (work tree at the
@@ -185,8 +204,8 @@ class Stack:
         playbook run. For fixtures whose subject comes after that deploy; deploy.yml's own deploys, good and
         failing, are tested in test_procedure_a, test_backup and by the drills."""
         git = ["git", "-C", str(self.app_dir)]
-        subprocess.run([*git, "checkout", "--quiet", "--detach", f"refs/tags/{version}"], check=True)
-        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        self.host([*git, "checkout", "--quiet", "--detach", f"refs/tags/{version}"])
+        commit = self.host([*git, "rev-parse", "HEAD"]).stdout.strip()
         # The inventory's compose environment, with whatever a test added to it, as deploy.yml would use it.
         group_vars = yaml.safe_load((self.inventory / "group_vars" / "rollback_targets.yml").read_text())
         env = {k: str(v) for k, v in group_vars["rollback_compose_env"].items()}
@@ -208,22 +227,15 @@ class Stack:
         self, *args: str, check: bool = True, text: bool = True, stdin=None, env: dict | None = None
     ) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
-        env = dict(os.environ, **(env if env is not None else self.compose_env()))
-        return subprocess.run(cmd, env=env, capture_output=True, text=text, check=check, stdin=stdin)
+        return self.host(cmd, env=env if env is not None else self.compose_env(), check=check, text=text, stdin=stdin)
 
     def containers(self) -> dict[str, tuple[str, str]]:
         """Service name -> (container id, start time) for every container of the project."""
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        label = f"label=com.docker.compose.project={self.project}"
+        ids = self.host(["docker", "ps", "-aq", "--filter", label]).stdout.split()
         if not ids:
             return {}
-        inspected = json.loads(
-            subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout
-        )
+        inspected = json.loads(self.host(["docker", "inspect", *ids]).stdout)
         return {
             c["Config"]["Labels"]["com.docker.compose.service"]: (c["Id"], c["State"]["StartedAt"]) for c in inspected
         }
@@ -236,10 +248,8 @@ class Stack:
             return err.code, {}
 
     def history(self) -> list[dict]:
-        path = self.state_dir / "deployments.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        text = self.read(self.state_dir / "deployments.jsonl") or ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     @contextmanager
     def traffic(self, seconds: float = 60, rate: float = 30):
@@ -260,10 +270,10 @@ class Stack:
             proc.wait(timeout=30)
 
     def decision(self, incident: str) -> dict:
-        return json.loads((self.state_dir / "incidents" / incident / "decision.json").read_text())
+        return json.loads(self.read(self.state_dir / "incidents" / incident / "decision.json"))
 
     def destroy(self) -> None:
-        if (self.app_dir / "docker-compose.prod.yml").exists():
+        if self.read(self.app_dir / "docker-compose.prod.yml") is not None:
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
 
     def start_playbook(self, name: str, *args: str, wrap=(), **extra_vars) -> subprocess.Popen:

@@ -48,7 +48,8 @@ def running_image(stack, service: str) -> str:
 def releases(stack):
     good, bad = plain_release(stack, "v1.2.3"), plain_release(stack, "v1.2.4")
     yield good, bad
-    for tag in (good, bad):
+    # The release builds, and the <project>-chat-service (latest) tag the staged restart gave one of them.
+    for tag in (good, bad, "latest"):
         subprocess.run(["docker", "image", "rm", "--force", f"{stack.project}-chat-service:{tag}"], capture_output=True,
                        check=False)  # fmt: skip
 
