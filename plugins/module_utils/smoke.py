@@ -1,7 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The runbook's critical user flows (register -> login -> chat -> message, billing) through the gateway."""
+"""Smoke flows as data: a list of HTTP steps, each with what it sends, what it expects and what it keeps for
+the steps after it (a token, an id), run in order through the app's front door.
+
+A step is a dict:
+
+    name: login                       # unique; how results and failures name it
+    method: POST                      # default GET, or POST when it has a json body
+    path: /api/auth/login             # joined to the base URL (or url: an absolute http(s) URL)
+    headers: {Authorization: "Bearer ${token}"}
+    json: {email: "${email}", password: "${password}"}
+    status: 200                       # an int or a list of ints; default any 2xx
+    expect: {status: paid}            # dotted key of the JSON answer -> the value it must have
+    capture: {token: token}           # variable -> dotted key of the JSON answer (must be present)
+    new_account: true                 # creates the throwaway account: left out when running as an existing one
+
+`${name}` in a path, URL, header or JSON string is a variable: `email` and `password` (a throwaway account
+made for this run, or the existing account given), `run` (unique to this run), `base_url`, or one a step
+before captured. In a path or URL it is percent-encoded. A step that needs a variable nobody gave (the step
+that captures it failed) is reported as skipped, with the reason. Nothing here is Jinja: the inventory's
+strings are never templated again, and a captured value is only ever data.
+"""
 
 from __future__ import annotations
 
@@ -12,31 +32,19 @@ import urllib.parse
 
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request, validate_url
 
-# Canonical order; each flow's prerequisite must have passed in this run.
-FLOWS = ("register", "login", "create_chat", "send_message", "billing_checkout")
-PREREQUISITE = {"login": "register", "create_chat": "login", "send_message": "create_chat", "billing_checkout": "login"}
-
+STEP_KEYS = frozenset(("name", "method", "path", "url", "headers", "json", "status", "expect", "capture",
+                       "new_account"))  # fmt: skip
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+BUILT_IN = ("email", "password", "run", "base_url")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(r"(?=.{1,253}$)%s(?:\.%s)*" % (_LABEL, _LABEL))
+_MISSING = object()
 
 
 class SmokeError(ValueError):
     pass
-
-
-def validate_flows(flows):
-    """Return the requested flows in canonical order; refuse unknown ones or missing prerequisites."""
-    flows = list(flows or [])
-    unknown = [f for f in flows if f not in FLOWS]
-    if unknown:
-        raise SmokeError("unknown smoke flow(s) %s; known: %s" % (", ".join(map(str, unknown)), ", ".join(FLOWS)))
-    for f in flows:
-        pre = PREREQUISITE.get(f)
-        if pre and pre not in flows:
-            raise SmokeError("smoke flow %s needs %s; add it to flows" % (f, pre))
-    if not flows:
-        raise SmokeError("flows must not be empty")
-    return [f for f in FLOWS if f in flows]
 
 
 def validate_domain(domain):
@@ -45,30 +53,159 @@ def validate_domain(domain):
     return domain
 
 
-def unique_email(domain, now=None):
+def run_id(now=None):
     # Time plus randomness: parallel drills against one stack must not collide on "email taken".
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
-    return "smoke-%s-%s@%s" % (stamp, secrets.token_hex(4), domain)
+    return "%s-%s" % (time.strftime("%Y%m%d%H%M%S", time.gmtime(now)), secrets.token_hex(4))
+
+
+def unique_email(domain, now=None):
+    return "smoke-%s@%s" % (run_id(now), domain)
 
 
 def random_password():
     return secrets.token_urlsafe(18)
 
 
-def _expect(resp, status, *, field=None):
-    """Error string for a response that does not meet the flow's contract, or None."""
-    if resp["error"]:
-        return resp["error"]
-    if resp["status"] != status:
-        return "HTTP %s" % resp["status"]
-    if field is None:
+def _status_set(name, status):
+    if status is None:
         return None
+    values = status if isinstance(status, list) else [status]
+    out = set()
+    for value in values:
+        try:
+            code = int(value)
+        except (TypeError, ValueError):
+            code = 0
+        if isinstance(value, bool) or not 100 <= code <= 599:
+            raise SmokeError("step %s: status must be an HTTP status or a list of them, got %r" % (name, status))
+        out.add(code)
+    return out
+
+
+def _variables_in(value):
+    """Every ${name} used anywhere in a string, list or dict."""
+    if isinstance(value, str):
+        return set(_VARIABLE.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(_variables_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_variables_in(v) for v in value)) if value else set()
+    return set()
+
+
+def validate_steps(steps):
+    """The steps, checked and normalised (method, status set, the variables each needs); a one-line
+    SmokeError for the first that is wrong. A step may only use variables a step before it captures."""
+    if not isinstance(steps, list) or not steps:
+        raise SmokeError("smoke steps must be a non-empty list")
+    known, names, out = set(BUILT_IN), set(), []
+    for index, step in enumerate(steps, 1):
+        if not isinstance(step, dict):
+            raise SmokeError("smoke step %d is not a mapping" % index)
+        name = step.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise SmokeError("smoke step %d: name must be letters, digits, '-', '_' or '.', got %r" % (index, name))
+        if name in names:
+            raise SmokeError("smoke step %s is named twice" % name)
+        names.add(name)
+        unknown = sorted(set(step) - STEP_KEYS)
+        if unknown:
+            known_keys = ", ".join(sorted(STEP_KEYS))
+            raise SmokeError("step %s: unknown key(s) %s; known: %s" % (name, ", ".join(unknown), known_keys))
+        if ("path" in step) == ("url" in step):
+            raise SmokeError("step %s: give either path or url" % name)
+        where = step.get("path", step.get("url"))
+        if not isinstance(where, str) or not where:
+            raise SmokeError("step %s: path or url must be a non-empty string" % name)
+        if "path" in step and not where.startswith("/"):
+            raise SmokeError("step %s: path must start with /" % name)
+        method = str(step.get("method") or ("POST" if "json" in step else "GET")).upper()
+        if method not in METHODS:
+            raise SmokeError("step %s: method %s is not one of %s" % (name, method, ", ".join(sorted(METHODS))))
+        for key in ("headers", "expect", "capture"):
+            if not isinstance(step.get(key, {}), dict):
+                raise SmokeError("step %s: %s must be a mapping" % (name, key))
+        for var, key in (step.get("capture") or {}).items():
+            if not _VARIABLE.fullmatch("${%s}" % var) or var in BUILT_IN:
+                raise SmokeError("step %s: cannot capture into %r" % (name, var))
+            if not isinstance(key, str) or not key:
+                raise SmokeError("step %s: capture %s needs the answer's key" % (name, var))
+        needs = _variables_in([where, step.get("headers"), step.get("json")])
+        unknown_vars = sorted(needs - known)
+        if unknown_vars:
+            used = ", ".join("${%s}" % v for v in unknown_vars)
+            raise SmokeError("step %s uses %s, which no step before it captures" % (name, used))
+        known |= set(step.get("capture") or {})
+        out.append(dict(step, method=method, status=_status_set(name, step.get("status")), needs=needs,
+                        new_account=bool(step.get("new_account"))))  # fmt: skip
+    return out
+
+
+def dig(body, key):
+    """The value at a dotted key of a JSON answer (``data.token``, ``items.0.id``), or _MISSING."""
+    node = body
+    for part in str(key).split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def substitute(value, variables, quote=False, keep_type=False):
+    """${name} replaced in every string of value (percent-encoded with quote). With keep_type a string that is
+    one variable alone becomes that value as captured (a number stays a number in a JSON body)."""
+    if isinstance(value, str):
+        whole = _VARIABLE.fullmatch(value)
+        if keep_type and whole:
+            return variables[whole.group(1)]
+
+        def one(match):
+            text = str(variables[match.group(1)])
+            return urllib.parse.quote(text, safe="") if quote else text
+
+        return _VARIABLE.sub(one, value)
+    if isinstance(value, dict):
+        return {k: substitute(v, variables, quote, keep_type) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, variables, quote, keep_type) for v in value]
+    return value
+
+
+def judge(step, resp):
+    """Why the answer does not meet the step, or None; and what it captured."""
+    if resp["error"]:
+        return resp["error"], {}
+    status = resp["status"]
+    if (status not in step["status"]) if step["status"] else not 200 <= (status or 0) < 300:
+        return "HTTP %s" % status, {}
+    wanted = step.get("expect") or {}
+    captures = step.get("capture") or {}
+    if not wanted and not captures:
+        return None, {}
     body = resp["json"]
-    if not isinstance(body, dict):
-        return "response is not a JSON object"
-    if body.get(field) in (None, ""):
-        return "response has no %s" % field
-    return None
+    if not resp["is_json"]:
+        return "answer is not JSON", {}
+    for key, value in wanted.items():
+        got = dig(body, key)
+        if got is _MISSING:
+            return "answer has no %s" % key, {}
+        if got != value:
+            return "%s is %s, expected %s" % (key, _short(got), _short(value)), {}
+    captured = {}
+    for var, key in captures.items():
+        got = dig(body, key)
+        if got is _MISSING or got in (None, ""):
+            return "answer has no %s" % key, {}
+        captured[var] = got
+    return None, captured
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def summary(results):
@@ -78,63 +215,50 @@ def summary(results):
     return line + ("; failed: " + ", ".join(failed) if failed else "")
 
 
-def run_flows(base_url, flows=FLOWS, timeout=5.0, email_domain="example.test", password=None, call=request, email=None):
-    """Run the flows in order; returns dict(flows, passed, summary, email). Never raises for HTTP failures.
+def run_steps(base_url, steps, only=None, timeout=5.0, email_domain="example.test", email=None, password=None,
+              call=request):  # fmt: skip
+    """Run the steps in order; returns dict(flows, passed, summary, email). Never raises for HTTP failures.
 
-    With `email` (and its `password`) the flows run as that existing account, and register is not allowed."""
+    only: the names of the steps to run (default every one). With `email` (and its `password`) the steps run
+    as that existing account, and those marked new_account are left out."""
     validate_url(base_url)
+    steps = validate_steps(steps)
+    if only is not None:
+        unknown = sorted(set(only) - {s["name"] for s in steps})
+        if unknown:
+            raise SmokeError("no smoke step named %s" % ", ".join(unknown))
+        steps = [s for s in steps if s["name"] in only]
     if email is not None:
         if not password:
             raise SmokeError("an existing account (email) needs its password")
-        if "register" in (flows or []):
-            raise SmokeError("flow register cannot run for an existing account")
-        if not flows:
-            raise SmokeError("flows must not be empty")
-        # The existing account stands in for register.
-        wanted = validate_flows(list(flows) + ["register"])[1:]
-    else:
-        wanted = validate_flows(flows)
+        steps = [s for s in steps if not s["new_account"]]
+    if not steps:
+        raise SmokeError("no smoke step left to run")
     validate_domain(email_domain)
     base = base_url.rstrip("/")
-    outcome = {"register": True} if email is not None else {}
-    password = password or random_password()
-    email = email or unique_email(email_domain)
-    state = {}
+    variables = {"email": email or unique_email(email_domain), "password": password or random_password(),
+                 "run": run_id(), "base_url": base}  # fmt: skip
     results = []
-
-    def post(path, payload, token=None):
-        headers = {"Authorization": "Bearer %s" % token} if token else None
-        return call("POST", base + path, payload=payload, headers=headers, timeout=timeout)
-
-    for name in wanted:
-        pre = PREREQUISITE.get(name)
-        if pre and not outcome.get(pre):
-            results.append({"name": name, "ok": False, "status": None, "ms": 0, "error": "skipped: %s failed" % pre})
-            outcome[name] = False
+    for step in steps:
+        missing = sorted(step["needs"] - set(variables))
+        if missing:
+            results.append({"name": step["name"], "ok": False, "status": None, "ms": 0,
+                            "error": "skipped: no %s" % ", ".join(missing)})  # fmt: skip
             continue
-        if name == "register":
-            resp = post("/api/auth/register", {"email": email, "password": password})
-            error = _expect(resp, 201, field="id")
-        elif name == "login":
-            resp = post("/api/auth/login", {"email": email, "password": password})
-            error = _expect(resp, 200, field="token")
-            if not error:
-                state["token"] = str(resp["json"]["token"])
-        elif name == "create_chat":
-            resp = post("/api/chats", {"title": "smoke %s" % email.split("@")[0]}, state["token"])
-            error = _expect(resp, 201, field="id")
-            if not error:
-                state["chat_id"] = str(resp["json"]["id"])
-        elif name == "send_message":
-            chat = urllib.parse.quote(state["chat_id"], safe="")
-            resp = post("/api/chats/%s/messages" % chat, {"body": "smoke check"}, state["token"])
-            error = _expect(resp, 201)
+        if "url" in step:
+            url = substitute(step["url"], variables, quote=True)
+            try:
+                validate_url(url)
+            except ValueError as exc:
+                results.append({"name": step["name"], "ok": False, "status": None, "ms": 0, "error": str(exc)})
+                continue
         else:
-            resp = post("/api/billing/checkout", {"plan": "pro"}, state["token"])
-            error = _expect(resp, 201, field="status")
-            if not error and resp["json"]["status"] != "paid":
-                error = "checkout status %s, expected paid" % resp["json"]["status"]
-        outcome[name] = error is None
-        results.append({"name": name, "ok": error is None, "status": resp["status"], "ms": resp["ms"], "error": error})
-
-    return {"flows": results, "passed": all(r["ok"] for r in results), "summary": summary(results), "email": email}
+            url = base + substitute(step["path"], variables, quote=True)
+        resp = call(step["method"], url, payload=substitute(step.get("json"), variables, keep_type=True),
+                    headers=substitute(step.get("headers"), variables) or None, timeout=timeout)  # fmt: skip
+        error, captured = judge(step, resp)
+        variables.update(captured)
+        results.append({"name": step["name"], "ok": error is None, "status": resp["status"], "ms": resp["ms"],
+                        "error": error})  # fmt: skip
+    return {"flows": results, "passed": all(r["ok"] for r in results), "summary": summary(results),
+            "email": variables["email"]}  # fmt: skip

@@ -25,6 +25,8 @@ from receiver import remember_secret
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
+# The staging app's own settings (its smoke flows), a second inventory source beside each stack's own.
+APP_INVENTORY = REPO / "inventory" / "staging_app"
 
 
 def free_port() -> int:
@@ -147,7 +149,8 @@ class Stack:
 
     def _playbook_command(self, name: str, args: tuple, extra_vars: dict, wrap=()) -> tuple[list[str], dict]:
         """The ansible-playbook command line, run under `wrap` (e.g. unshare) when given, and its environment."""
-        cmd = [*wrap, str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}.yml", *args]
+        cmd = [*wrap, str(BIN / "ansible-playbook"), "-i", str(self.inventory), "-i", str(APP_INVENTORY),
+               f"playbooks/{name}.yml", *args]  # fmt: skip
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         env = dict(
@@ -175,7 +178,7 @@ class Stack:
     def module(self, name: str, args: dict, timeout: int = 300) -> tuple[int, dict]:
         """runbook.rollback.<name> on the stack's host through `ansible`; (rc, the task's result)."""
         argv = [
-            str(BIN / "ansible"), self.host_name, "-i", str(self.inventory),
+            str(BIN / "ansible"), self.host_name, "-i", str(self.inventory), "-i", str(APP_INVENTORY),
             "-m", f"runbook.rollback.{name}", "-a", json.dumps(args),
         ]  # fmt: skip
         env = dict(

@@ -67,8 +67,8 @@ def test_assess_then_procedure_a_over_ssh(stack):
     # The target runs the good release, its history says so, its lock is gone.
     assert stack.get("/api/chats/health")[1].get("version") == "v1.2.3"
     last = stack.history()[-1]
-    assert (last["procedure"], last["version"], last["result"], last["from_version"]) == ("A", "v1.2.3", "verified",
-                                                                                         "v1.2.4")  # fmt: skip
+    summary = (last["procedure"], last["version"], last["result"], last["from_version"])
+    assert summary == ("A", "v1.2.3", "verified", "v1.2.4"), last
     assert stack.read(stack.state_dir / "lock") is None
     # The report is on the controller, under rollback_report_dir; nothing went to the target's paths here.
     report = assert_report(stack.controller, "inc-ra", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))

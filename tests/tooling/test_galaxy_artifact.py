@@ -13,7 +13,7 @@ VENV_BIN = Path(sys.executable).parent
 
 NOT_SHIPPED = ("demo/", "bench/", "scripts/", "molecule/", "inventory/", ".ci/", ".config/", ".venv/", ".collections/",
                ".demo/", "Makefile", "ansible.cfg", "requirements.txt", "tests/integration/", "tests/faults/",
-               "tests/tooling/")
+               "tests/remote/", "tests/tooling/")
 
 
 def test_the_tarball_ships_the_collection_and_nothing_of_its_workshop(tmp_path):

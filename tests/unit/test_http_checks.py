@@ -16,8 +16,8 @@ from ansible_collections.runbook.rollback.plugins.module_utils.health import sum
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
 from ansible_collections.runbook.rollback.plugins.module_utils.smoke import (
     SmokeError,
-    run_flows,
-    validate_flows,
+    run_steps,
+    validate_steps,
 )
 from ansible_collections.runbook.rollback.plugins.module_utils.smoke import (
     summary as smoke_summary,
@@ -139,12 +139,26 @@ def closed_port():
 
 # -- smoke ---------------------------------------------------------------------------------------
 
+# The fake app's journeys as a team would write them in its inventory.
+STEPS = [
+    {"name": "register", "path": "/api/auth/register", "json": {"email": "${email}", "password": "${password}"},
+     "status": 201, "capture": {"user_id": "id"}, "new_account": True},
+    {"name": "login", "path": "/api/auth/login", "json": {"email": "${email}", "password": "${password}"},
+     "status": 200, "capture": {"token": "token"}},
+    {"name": "create_chat", "path": "/api/chats", "headers": {"Authorization": "Bearer ${token}"},
+     "json": {"title": "smoke ${run}"}, "status": 201, "capture": {"chat_id": "id"}},
+    {"name": "send_message", "path": "/api/chats/${chat_id}/messages", "headers": {"Authorization": "Bearer ${token}"},
+     "json": {"body": "smoke check"}, "status": 201},
+    {"name": "billing_checkout", "path": "/api/billing/checkout", "headers": {"Authorization": "Bearer ${token}"},
+     "json": {"plan": "pro"}, "status": [200, 201], "expect": {"status": "paid"}},
+]  # fmt: skip
+
+
 def test_all_flows_pass(app):
-    result = run_flows(app.url + "/")
+    result = run_steps(app.url + "/", STEPS)
     assert result["passed"] is True
     assert result["summary"] == "5/5 smoke flows passed"
-    names = ["register", "login", "create_chat", "send_message", "billing_checkout"]
-    assert [f["name"] for f in result["flows"]] == names
+    assert [f["name"] for f in result["flows"]] == [s["name"] for s in STEPS]
     assert [f["status"] for f in result["flows"]] == [201, 200, 201, 201, 201]
     assert all(f["ok"] and f["error"] is None and isinstance(f["ms"], int) for f in result["flows"])
     assert list(app.chats.values()) == [["smoke check"]]
@@ -152,48 +166,68 @@ def test_all_flows_pass(app):
 
 
 def test_unique_email_per_run(app):
-    first = run_flows(app.url, ["register"])
-    second = run_flows(app.url, ["register"])
+    first = run_steps(app.url, STEPS, only=["register"])
+    second = run_steps(app.url, STEPS, only=["register"])
     assert first["passed"] and second["passed"] and first["email"] != second["email"]
     assert first["email"].endswith("@example.test")
 
 
-def test_failed_prerequisite_skips_dependants(app):
+def test_a_step_without_what_it_needs_is_skipped_with_the_reason(app):
     app.failing.add("/api/chats")
-    result = run_flows(app.url)
+    result = run_steps(app.url, STEPS)
     assert result["passed"] is False
     assert result["summary"] == ("3/5 smoke flows passed; failed: create_chat (HTTP 500), "
-                                 "send_message (skipped: create_chat failed)")
-    skipped = result["flows"][3]
-    assert skipped == {"name": "send_message", "ok": False, "status": None, "ms": 0,
-                       "error": "skipped: create_chat failed"}
+                                 "send_message (skipped: no chat_id)")  # fmt: skip
+    assert result["flows"][3] == {"name": "send_message", "ok": False, "status": None, "ms": 0,
+                                  "error": "skipped: no chat_id"}  # fmt: skip
 
 
 def test_register_failure_cascades(app):
     app.failing.add("/api/auth/register")
-    result = run_flows(app.url)
+    result = run_steps(app.url, STEPS)
     assert result["summary"] == (
-        "0/5 smoke flows passed; failed: register (HTTP 500), login (skipped: register failed), "
-        "create_chat (skipped: login failed), send_message (skipped: create_chat failed), "
-        "billing_checkout (skipped: login failed)")
+        "0/5 smoke flows passed; failed: register (HTTP 500), login (HTTP 401), create_chat (skipped: no token), "
+        "send_message (skipped: no chat_id, token), billing_checkout (skipped: no token)")
 
 
-def test_checkout_not_paid(app):
+def test_an_expected_value_that_differs_fails_the_step(app):
     app.declined = True
-    result = run_flows(app.url)
-    assert result["flows"][-1]["error"] == "checkout status declined, expected paid"
+    result = run_steps(app.url, STEPS)
+    assert result["flows"][-1]["error"] == "status is 'declined', expected 'paid'"
     assert result["flows"][-1]["status"] == 201
+
+
+def test_status_defaults_to_any_2xx_and_a_missing_key_is_named(app):
+    steps = [{"name": "health", "path": "/api/noversion"}, {"name": "needs", "path": "/api/x", "expect": {"a.b": 1}}]
+    result = run_steps(app.url, steps)
+    assert result["flows"][0]["ok"] and result["flows"][1]["error"] == "answer has no a.b"
+    text = run_steps(app.url, [{"name": "t", "path": "/text", "expect": {"x": 1}}])
+    assert text["flows"][0]["error"] == "answer is not JSON"
+
+
+def test_variables_are_percent_encoded_in_paths_and_keep_their_type_in_json(app):
+    seen = []
+
+    def call(method, url, payload=None, headers=None, timeout=5):
+        seen.append((method, url, payload, headers))
+        return {"status": 200, "json": {"id": 7, "slug": "a/b c"}, "is_json": True, "error": None, "ms": 1}
+
+    steps = [{"name": "make", "path": "/things", "json": {}, "capture": {"id": "id", "slug": "slug"}},
+             {"name": "use", "method": "put", "path": "/things/${slug}", "json": {"id": "${id}", "label": "n${id}"}}]
+    assert run_steps("http://127.0.0.1:1", steps, call=call)["passed"]
+    assert seen[1] == ("PUT", "http://127.0.0.1:1/things/a%2Fb%20c", {"id": 7, "label": "n7"}, None)
 
 
 def test_fixed_password_works_across_runs(app):
     # A fresh user per run, so a configured password never collides with an earlier run's user.
     for _unused in range(2):
-        assert run_flows(app.url, ["register", "login"], password="pw")["passed"] is True
+        assert run_steps(app.url, STEPS, only=["register", "login"], password="pw")["passed"] is True
 
 
 def test_existing_account_logs_in_without_registering(app):
     app.users["known@example.test"] = "known-pw"
-    result = run_flows(app.url, ["login", "create_chat"], email="known@example.test", password="known-pw")
+    result = run_steps(app.url, STEPS, only=["register", "login", "create_chat"], email="known@example.test",
+                       password="known-pw")  # fmt: skip
     assert result["passed"] is True and result["email"] == "known@example.test"
     assert [f["name"] for f in result["flows"]] == ["login", "create_chat"]
     assert list(app.users) == ["known@example.test"]
@@ -201,61 +235,58 @@ def test_existing_account_logs_in_without_registering(app):
 
 def test_existing_account_with_a_wrong_password_fails_login(app):
     app.users["known@example.test"] = "known-pw"
-    result = run_flows(app.url, ["login"], email="known@example.test", password="wrong")
+    result = run_steps(app.url, STEPS, only=["login"], email="known@example.test", password="wrong")
     assert result["passed"] is False and result["summary"] == "0/1 smoke flows passed; failed: login (HTTP 401)"
 
 
 @pytest.mark.parametrize(
-    ("flows", "password", "error"),
+    ("only", "password", "error"),
     [
-        (["register", "login"], "pw", "flow register cannot run for an existing account"),
-        ([], "pw", "flows must not be empty"),
+        (["register"], "pw", "no smoke step left to run"),
         (["login"], None, "an existing account (email) needs its password"),
+        (["logout"], "pw", "no smoke step named logout"),
     ],
 )
-def test_existing_account_refuses(app, flows, password, error):
+def test_existing_account_refuses(app, only, password, error):
     with pytest.raises(ValueError, match=re.escape(error)):
-        run_flows(app.url, flows, email="known@example.test", password=password)
+        run_steps(app.url, STEPS, only=only, email="known@example.test", password=password)
 
 
 def test_server_down(closed_port):
-    result = run_flows("http://127.0.0.1:%d" % closed_port, ["register", "login"], timeout=2)
+    result = run_steps("http://127.0.0.1:%d" % closed_port, STEPS, only=["register", "login"], timeout=2)
     assert result["flows"][0]["error"] == "connection refused"
     assert result["flows"][0]["status"] is None
     assert result["summary"] == ("0/2 smoke flows passed; failed: register (connection refused), "
-                                 "login (skipped: register failed)")
+                                 "login (connection refused)")  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "flows, expected",
+    "steps, error",
     [
-        (["login", "register"], ["register", "login"]),
-        (["billing_checkout", "login", "register"], ["register", "login", "billing_checkout"]),
+        ([], "smoke steps must be a non-empty list"),
+        (["login"], "smoke step 1 is not a mapping"),
+        ([{"name": "a b", "path": "/"}], "name must be letters"),
+        ([{"name": "a", "path": "/"}, {"name": "a", "path": "/"}], "smoke step a is named twice"),
+        ([{"name": "a", "path": "/", "body": "x"}], "step a: unknown key(s) body"),
+        ([{"name": "a", "path": "/", "url": "http://x/"}], "step a: give either path or url"),
+        ([{"name": "a", "path": "api"}], "step a: path must start with /"),
+        ([{"name": "a", "path": "/", "method": "FETCH"}], "step a: method FETCH is not one of"),
+        ([{"name": "a", "path": "/", "status": "ok"}], "step a: status must be an HTTP status"),
+        ([{"name": "a", "path": "/", "capture": {"email": "x"}}], "step a: cannot capture into 'email'"),
+        ([{"name": "a", "path": "/x/${token}"}], "step a uses ${token}, which no step before it captures"),
+        ([{"name": "a", "path": "/", "headers": ["x"]}], "step a: headers must be a mapping"),
     ],
 )
-def test_validate_flows_orders(flows, expected):
-    assert validate_flows(flows) == expected
-
-
-@pytest.mark.parametrize(
-    "flows, error",
-    [
-        (["login"], "smoke flow login needs register"),
-        (["register", "send_message"], "smoke flow send_message needs create_chat"),
-        (["register", "logout"], "unknown smoke flow(s) logout"),
-        ([], "flows must not be empty"),
-    ],
-)
-def test_validate_flows_rejects(flows, error):
+def test_bad_steps_are_refused_in_one_line(steps, error):
     with pytest.raises(SmokeError) as exc:
-        validate_flows(flows)
-    assert error in str(exc.value)
+        validate_steps(steps)
+    assert error in str(exc.value) and "\n" not in str(exc.value)
 
 
 @pytest.mark.parametrize("base_url", ["ftp://x", "127.0.0.1:8080", ""])
 def test_smoke_rejects_bad_url(base_url):
     with pytest.raises(ValueError, match="invalid URL"):
-        run_flows(base_url)
+        run_steps(base_url, STEPS)
 
 
 def test_smoke_summary_all_ok():
@@ -264,19 +295,39 @@ def test_smoke_summary_all_ok():
 
 @pytest.mark.functional
 def test_smoke_module(app, ansible_module):
-    res = ansible_module("smoke_check", {"base_url": app.url, "password": "s3cret-smoke"})
+    res = ansible_module("smoke_check", {"base_url": app.url, "steps": STEPS, "password": "s3cret-smoke"})
     assert res["passed"] is True and res["changed"] is False
     assert res["summary"] == "5/5 smoke flows passed"
     assert "s3cret-smoke" not in json.dumps(res)
     app.failing.add("/api/billing/checkout")
-    res = ansible_module("smoke_check", {"base_url": app.url})
+    res = ansible_module("smoke_check", {"base_url": app.url, "steps": STEPS})
     assert res["failed"] is True
     assert res["msg"] == "4/5 smoke flows passed; failed: billing_checkout (HTTP 500)"
-    res = ansible_module("smoke_check", {"base_url": app.url, "fail_on_error": False})
+    res = ansible_module("smoke_check", {"base_url": app.url, "steps": STEPS, "fail_on_error": False})
     assert res.get("failed") is not True and res["passed"] is False
     before = len(app.users)
-    res = ansible_module("smoke_check", {"base_url": app.url}, check=True)
+    res = ansible_module("smoke_check", {"base_url": app.url, "steps": STEPS}, check=True)
     assert res["skipped"] is True and len(app.users) == before
+    res = ansible_module("smoke_check", {"base_url": app.url})
+    assert res["failed"] is True and res["msg"] == "no smoke steps and no command: give steps, a command, or both"
+
+
+@pytest.mark.functional
+def test_the_teams_smoke_command_runs_after_the_steps(app, ansible_module, tmp_path):
+    script = tmp_path / "smoke.sh"
+    script.write_text('#!/bin/sh\necho "checked $SMOKE_BASE_URL from $(pwd)"\nexit "${1:-0}"\n')
+    script.chmod(0o755)
+    args = {"base_url": app.url, "steps": STEPS[:2], "command": ["./smoke.sh"], "command_chdir": str(tmp_path)}
+    res = ansible_module("smoke_check", args)
+    assert res["passed"] is True and res["summary"] == "3/3 smoke flows passed", res
+    assert res["command"]["rc"] == 0 and res["command"]["output"] == "checked %s from %s\n" % (app.url, tmp_path)
+    res = ansible_module("smoke_check", dict(args, command=["./smoke.sh", "3"], steps=[]))
+    assert res["failed"] is True and res["msg"] == "0/1 smoke flows passed; failed: command (exit 3)"
+    res = ansible_module("smoke_check", dict(args, command=["./missing.sh"], steps=[], fail_on_error=False))
+    assert res["passed"] is False and res["flows"][0]["error"].startswith("cannot run ./missing.sh")
+    res = ansible_module("smoke_check", dict(args, command=["sleep", "5"], steps=[], command_timeout=0.5,
+                                             fail_on_error=False))  # fmt: skip
+    assert res["flows"][0]["error"] == "killed after 0.5 s" and res["command"]["rc"] is None
 
 
 # -- health --------------------------------------------------------------------------------------
