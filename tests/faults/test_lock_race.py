@@ -79,7 +79,10 @@ def test_three_runs_break_one_stale_lock_and_exactly_one_proceeds(tmp_path: Path
     proceeded = [n for n, code in enumerate(codes) if code == 0]
     assert len(proceeded) == 1, list(zip(codes, [o[-1500:] for o in outputs], strict=True))
     winner = proceeded[0]
-    assert "broke the stale lock" in outputs[winner] or "broke the lock" in outputs[winner]
+    # The winner broke the stale lock, or found it already gone: another run removed it and lost the race to
+    # take it (it says so, and nothing about having broken it).
+    broke = "broke the stale lock" in outputs[winner] or "broke the lock" in outputs[winner]
+    assert broke or any("while this run was breaking the one before" in out for out in outputs), outputs
     for n, out in enumerate(outputs):
         if n != winner:
             assert f"run-{winner}" in out and "holds the lock" in out, out[-1500:]
