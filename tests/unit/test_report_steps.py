@@ -69,6 +69,8 @@ def budgeted() -> list[tuple[str, str]]:
 
 ENTERED = entered_files()
 MARKERS = markers()
+# Files entered from inside another step's block, timed as part of it (they have no step of their own).
+HELPERS = {REPO / "roles" / "backup" / "tasks" / "database_name.yml"}
 
 
 @pytest.mark.parametrize("where, name", budgeted(), ids=lambda v: v if isinstance(v, str) else None)
@@ -79,7 +81,7 @@ def test_each_budgeted_step_is_marked_once_in_a_file_that_is_entered(where, name
 
 
 def test_every_entered_step_file_says_which_step_it_is():
-    unmarked = {p for p in ENTERED if p.is_file()} - {p for paths in MARKERS.values() for p in paths}
+    unmarked = {p for p in ENTERED if p.is_file()} - {p for paths in MARKERS.values() for p in paths} - HELPERS
     assert not unmarked, "entered without a step marker: %s" % sorted(str(p.relative_to(REPO)) for p in unmarked)
 
 
@@ -118,3 +120,13 @@ def test_without_a_marker_the_role_and_its_entry_point_name_the_step():
 def test_a_renamed_marker_would_be_caught():
     assert "preflight_images" in MARKERS and "restore_swap" in MARKERS
     assert "preflight_pictures" not in MARKERS
+
+
+def test_a_helper_is_entered_only_from_inside_a_step():
+    for helper in HELPERS:
+        assert helper.is_file() and helper not in {p for paths in MARKERS.values() for p in paths}, helper
+        name = helper.stem
+        users = [p for p in REPO.glob("roles/*/tasks/*.yml") if f"tasks_from: {name}" in p.read_text()
+                 or f"include_tasks: {name}.yml" in p.read_text()]  # fmt: skip
+        assert users and all(p in {q for paths in MARKERS.values() for q in paths} for p in users), (helper, users)
+
