@@ -8,11 +8,11 @@ A step is a dict:
 
     name: login                       # unique; how results and failures name it
     method: POST                      # default GET, or POST when it has a json body
-    path: /api/auth/login             # joined to the base URL (or url: an absolute http(s) URL)
+    path: /api/sessions               # joined to the base URL (or url: an absolute http(s) URL)
     headers: {Authorization: "Bearer ${token}"}
     json: {email: "${email}", password: "${password}"}
     status: 200                       # an int or a list of ints; default any 2xx
-    expect: {status: paid}            # dotted key of the JSON answer -> the value it must have
+    expect: {user.active: true}       # dotted key of the JSON answer -> the value it must have
     capture: {token: token}           # variable -> dotted key of the JSON answer (must be present)
     new_account: true                 # creates the throwaway account: left out when running as an existing one
 

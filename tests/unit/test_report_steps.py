@@ -129,4 +129,3 @@ def test_a_helper_is_entered_only_from_inside_a_step():
         users = [p for p in REPO.glob("roles/*/tasks/*.yml") if f"tasks_from: {name}" in p.read_text()
                  or f"include_tasks: {name}.yml" in p.read_text()]  # fmt: skip
         assert users and all(p in {q for paths in MARKERS.values() for q in paths} for p in users), (helper, users)
-
