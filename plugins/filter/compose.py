@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over `docker compose ps` output; documented in compose_ps.yml, compose_problems.yml, stack_state.yml
-and stack_state_line.yml."""
+"""Filters over `docker compose ps` output; documented in compose_ps.yml, compose_problems.yml, stack_state.yml,
+stack_state_line.yml and release_mismatches.yml."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     parse_ps,
     problems,
+    release_mismatches,
     stack_state,
     stack_state_line,
 )
@@ -43,6 +44,13 @@ def stack_state_line_filter(services):
     return stack_state_line(services)
 
 
+def release_mismatches_filter(ps_list, config, version):
+    try:
+        return release_mismatches(config, ps_list, version)
+    except ValueError as exc:
+        raise AnsibleFilterError("release_mismatches: %s" % exc) from None
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -50,4 +58,5 @@ class FilterModule:
             "compose_problems": compose_problems,
             "stack_state": stack_state_filter,
             "stack_state_line": stack_state_line_filter,
+            "release_mismatches": release_mismatches_filter,
         }

@@ -77,6 +77,31 @@ def check_tables(tables):
     return tables
 
 
+# Every table of the database, as the other queries name them: its own name in public, schema.name elsewhere.
+# Partitions are counted through their parent; system schemas are left out.
+ALL_TABLES_SQL = (
+    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+    "ORDER BY 1;"
+)
+
+
+def all_tables(query):
+    """The names of every table `query(sql)` -> (rc, stdout, stderr) sees, in order. A name that is not a
+    plain identifier (a space, a dot in it) cannot be checked by name and is left out."""
+    rc, out, err = query(ALL_TABLES_SQL)
+    if rc != 0:
+        raise BackupError("listing the tables failed: %s" % first_line(err, "rc %d" % rc))
+    return [name for name in out.splitlines() if TABLE_RE.fullmatch(name)]
+
+
+def tables_of(meta, tables):
+    """The tables a restore of `meta` is checked on: those asked for, else every table its backup counted."""
+    return list(tables) or sorted((meta.get("row_counts") or {}).keys())
+
+
 def quote_table(table):
     return ".".join('"%s"' % part for part in table.split("."))
 
@@ -373,6 +398,7 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         # The counts and the dump from one snapshot: the session's transaction stays open until pg_dump is done.
         with Session(compose, database) as session:
             snapshot_id = snapshot(session, database)
+            tables = list(tables) or all_tables(session.query)
             counts = row_counts(compose, database, tables, query=session.query)
             checksums = row_checksums(compose, database, [t for t in tables if counts.get(t) is not None],
                                       query=session.query)  # fmt: skip

@@ -237,7 +237,7 @@ def stack_state(ps_list, expected_services=None):
 
 
 def stack_state_line(services):
-    """One line from stack_state(): ``api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)``."""
+    """One line from stack_state(): ``proxy v1.2.3 healthy, payments v1.2.5 exited (code 1)``."""
     if not services:
         return "no containers"
     parts = []
@@ -296,3 +296,28 @@ def compose_run(compose_argv, compose_env, args, timeout=120):
                               timeout=timeout)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ComposeRunError("docker compose %s: %s" % (args[0] if args else "", exc)) from None
+
+
+def release_mismatches(config, containers, version):
+    """What of the running project is not `version` as its compose files say (adopt.yml): one line per
+    container whose image is not the one its service names, in the services' order.
+
+    config: ``docker compose config --format json`` decoded (its ``services``, each with ``image`` where the files
+    name one); containers: compose_ps() of the project. A service built without an image name cannot be told
+    apart by name, and a container of a service the files do not define is not this release's either."""
+    if not isinstance(config, dict) or not isinstance(config.get("services"), dict):
+        raise ValueError("expects the decoded output of docker compose config --format json")
+    services = config["services"]
+    lines = []
+    for c in sorted(_containers(containers), key=lambda c: (c.get("service") or "", c.get("name") or "")):
+        service = c.get("service") or c.get("name") or "unknown"
+        spec = services.get(service)
+        if spec is None:
+            line = "%s runs, but the compose files at %s do not define it" % (service, version)
+        elif spec.get("image") and c.get("image") != spec["image"]:
+            line = "%s runs %s, the compose files at %s name %s" % (service, c.get("image"), version, spec["image"])
+        else:
+            continue
+        if line not in lines:
+            lines.append(line)
+    return lines

@@ -25,6 +25,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.versions import (
     release_tags,
     sort_versions,
     validate_version,
+    validate_version_pattern,
 )
 
 # Never let git stop and wait for a password: an unattended rollback would hang there instead
@@ -176,16 +177,18 @@ def inspect_release(
     version,
     remote="origin",
     fetch=True,
-    compose_file="docker-compose.prod.yml",
+    compose_file="compose.yaml",
     version_pattern=DEFAULT_VERSION_PATTERN,
     fetch_timeout=30,
     warn=None,
     project=None,
 ):
-    """Everything git_release returns, checked in the runbook's order; raises GitReleaseError."""
+    """Everything git_release returns, checked in the runbook's order; raises GitReleaseError.
+
+    version None: the newest release tag at the work tree's HEAD (the release checked out now)."""
     # Validate before any git call: the version becomes a ref name and an argv element.
     try:
-        validate_version(version, version_pattern)
+        validate_version_pattern(version_pattern) if version is None else validate_version(version, version_pattern)
     except ValueError as exc:
         raise GitReleaseError(str(exc)) from None
     validate_compose_file(compose_file)
@@ -197,6 +200,15 @@ def inspect_release(
 
     fetched = g.fetch_tags(remote) if fetch else False
     tags = release_tags(g.all_tags(), version_pattern)
+    if version is None:
+        head = g.head_commit()
+        at_head = release_tags(g.tags_at_head(), version_pattern) if head else []
+        if not at_head:
+            raise GitReleaseError(
+                "the work tree %s is at commit %s, which no release tag names; check out the release that runs, "
+                "or name it with version" % (repo, head[:12] if head else "(none)")
+            )
+        version = sort_versions(at_head)[0]
 
     commit = g.tag_commit(version)
     if commit is None:

@@ -45,9 +45,12 @@ def evaluate(name, url, response, expect_version=None, version_key="version", ve
     """Pure verdict on one probe response (as returned by httpclient.request).
 
     Any 2xx answer is healthy, whatever its body (JSON, plain ``ok``, nothing); the version is checked only
-    when one is expected, read from ``version_header`` or the JSON body's ``version_key``."""
+    when one is expected, read from ``version_header`` or the JSON body's ``version_key``. An endpoint that
+    names neither and reports no ``version`` (a plain ``ok``) cannot be checked: it is marked
+    ``unversioned``, not failed; one that names where its version is must report it there."""
     status = response.get("status")
-    result = {"name": name, "url": url, "ok": False, "status": status, "version": None, "error": None}
+    result = {"name": name, "url": url, "ok": False, "status": status, "version": None, "error": None,
+              "unversioned": False}
     result["version"] = version_of(response, version_key, version_header)
     where = "header %s" % version_header if version_header else "key %s" % (version_key or "version")
     if response.get("error"):
@@ -57,7 +60,7 @@ def evaluate(name, url, response, expect_version=None, version_key="version", ve
     elif expect_version and result["version"] is None and (version_header or version_key != "version"):
         result["error"] = "no version in response (%s), expected %s" % (where, expect_version)
     elif expect_version and result["version"] is None:
-        result["error"] = "no version in response, expected %s" % expect_version
+        result["ok"] = result["unversioned"] = True
     elif expect_version and result["version"] != expect_version:
         result["error"] = "version %s, expected %s" % (result["version"], expect_version)
     else:
@@ -69,6 +72,9 @@ def summary(results):
     ok = sum(1 for r in results if r["ok"])
     line = "%d/%d health endpoints ok" % (ok, len(results))
     failed = ["%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"]]
+    unversioned = [r["name"] for r in results if r["ok"] and r.get("unversioned")]
+    if unversioned:
+        failed.append("release not checked (no version reported): %s" % ", ".join(unversioned))
     return "; ".join([line] + failed)
 
 

@@ -31,7 +31,7 @@ DROPPED_KEYS = ("build",)
 HEADER = (
     "# Written by runbook.rollback Procedure C: these services run an older release while the rest of the\n"
     "# stack runs the deployed one. Use it with the compose files, after them:\n"
-    "#   docker compose -f docker-compose.prod.yml -f %s up -d SERVICE\n"
+    "#   docker compose -f <your compose files> -f %s up -d SERVICE\n"
     "# The next deploy or whole-stack rollback removes it.\n"
 )
 
@@ -47,7 +47,7 @@ def service_versions(containers, pins=None):
 
 
 def versions_line(versions):
-    """One line: ``v1.2.5: auth-service, chat-service; v1.2.3: billing-service (pinned)``."""
+    """One line: ``v1.2.5: api, worker; v1.2.3: payments (pinned)``."""
     groups = {}
     for svc, info in sorted(versions.items()):
         label = svc + (" (pinned)" if info.get("pinned") else "")

@@ -33,6 +33,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     human,
     row_checksums,
     row_counts,
+    tables_of,
     verify,
 )
 
@@ -272,7 +273,8 @@ def restore_side(compose, directory, meta, database, side, owner, tables, jobs=2
                 rc, _unused, err = compose.run(*common, stdin=fh)
         if rc != 0:
             raise BackupError("restoring %s into %s failed: %s" % (meta["id"], side, first_line(err, "rc %d" % rc)))
-        counts = row_counts(compose, side, check_tables(list(tables)))
+        tables = tables_of(meta, tables)
+        counts = row_counts(compose, side, check_tables(tables))
         expected = meta.get("row_counts") or {}
         wrong = ["%s %s (backup: %s)" % (t, counts.get(t), expected[t]) for t in tables
                  if t in expected and counts.get(t) != expected[t]]  # fmt: skip
@@ -477,8 +479,9 @@ def count_problems(counts, expected):
 
 
 def check_counts(compose, database, tables, expected):
-    """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`."""
-    counts = row_counts(compose, database, check_tables(list(tables)))
+    """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`; no
+    `tables` checks every table of `expected`."""
+    counts = row_counts(compose, database, check_tables(list(tables) or sorted(expected)))
     return counts, count_problems(counts, expected)
 
 

@@ -109,6 +109,8 @@ def validate(params):
     for key in ("error_rate_url", "latency_url", "metrics_url"):
         if params.get(key):
             validate_url(params[key])
+    if params.get("metrics_url") and not params.get("counter"):
+        raise ValueError("metrics_url needs requests_counter, the name of its request counter")
     for i, ep in enumerate(params.get("health_endpoints") or []):
         if not isinstance(ep, dict) or not ep.get("name") or not ep.get("url"):
             raise ValueError("health_endpoints[%d] needs both name and url" % i)

@@ -47,6 +47,8 @@ def error_rate_check(metrics):
     """metrics: None when not checked, else {error_rate (uri result), error_rate_url, max_error_rate}."""
     if metrics is None:
         return {"name": "error rate", "ok": True, "detail": "skipped"}
+    if not metrics.get("error_rate_url"):
+        return {"name": "error rate", "ok": True, "detail": "not measured: no error-rate source set"}
     rate = _body(metrics.get("error_rate")).get("rate")
     limit = metrics["max_error_rate"]
     if not _number(rate):
@@ -64,6 +66,8 @@ def p95_check(metrics):
     A p95 measured over fewer requests than the minimum is reported, not judged."""
     if metrics is None:
         return {"name": "p95", "ok": True, "detail": "skipped"}
+    if not metrics.get("p95_url"):
+        return {"name": "p95", "ok": True, "detail": "not measured: no response-time source set"}
     body = _body(metrics.get("p95"))
     p95, requests = body.get("p95"), body.get("requests", 0)
     requests = requests if _number(requests) else 0
@@ -81,6 +85,8 @@ def stability_check(stability):
     being the metrics_sample result of the watch, or None when an earlier check failed and it was not watched."""
     if stability is None:
         return {"name": "stability", "ok": True, "detail": "skipped"}
+    if "error_rate_url" in stability and not stability["error_rate_url"]:
+        return {"name": "stability", "ok": True, "detail": "not watched: no error-rate source set"}
     result = stability.get("result")
     if result is None:
         return {"name": "stability", "ok": True, "detail": "not watched: an earlier check failed"}

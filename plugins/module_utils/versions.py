@@ -40,12 +40,18 @@ def is_valid_version(version, pattern=DEFAULT_VERSION_PATTERN):
     return bool(_SAFE_REF.fullmatch(version)) and ".." not in version and not version.endswith((".", ".lock"))
 
 
-def validate_version(version, pattern=DEFAULT_VERSION_PATTERN):
-    """Return the version unchanged, or raise VersionError with the message the modules fail with."""
+def validate_version_pattern(pattern):
+    """Return the pattern unchanged, or raise VersionError when it is no regular expression."""
     try:
         re.compile(pattern)
     except re.error as exc:
         raise VersionError("invalid version_pattern %s: %s" % (quote(pattern), exc)) from None
+    return pattern
+
+
+def validate_version(version, pattern=DEFAULT_VERSION_PATTERN):
+    """Return the version unchanged, or raise VersionError with the message the modules fail with."""
+    validate_version_pattern(pattern)
     if not is_valid_version(version, pattern):
         raise VersionError("invalid version %s: expected a release tag like v1.2.3" % quote(version))
     return version

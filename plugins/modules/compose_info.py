@@ -55,7 +55,7 @@ services:
   returned: success
   type: list
   elements: str
-  sample: [postgres, api-gateway]
+  sample: [postgres, proxy]
 containers:
   description: The project's containers, as the collection's C(compose_ps) filter gives them.
   returned: success
@@ -85,18 +85,18 @@ problems:
   returned: success
   type: list
   elements: str
-  sample: ["billing-service: exited (code 1)", "redis: no container"]
+  sample: ["payments: exited (code 1)", "redis: no container"]
 state:
   description: Service -> C(version) (the tag of its image) and C(state), for every container and expected service
     (C(missing) when it has no container).
   returned: success
   type: dict
-  sample: {api-gateway: {version: v1.2.3, state: healthy}}
+  sample: {proxy: {version: v1.2.3, state: healthy}}
 state_line:
   description: RV(state) as one line, for messages.
   returned: success
   type: str
-  sample: api-gateway v1.2.3 healthy, billing-service v1.2.5 exited (code 1)
+  sample: proxy v1.2.3 healthy, payments v1.2.5 exited (code 1)
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -53,14 +53,14 @@ options:
 EXAMPLES = r"""
 - name: Read the compose file of the last good release
   ansible.builtin.command:
-    argv: [git, -C, /srv/app, show, "v1.2.3:docker-compose.prod.yml"]
+    argv: [git, -C, /srv/app, show, "v1.2.3:compose.yaml"]
   register: old_compose
   changed_when: false
 
-- name: Pin billing-service to v1.2.3
+- name: Pin payments to v1.2.3
   runbook.rollback.compose_pin:
     path: /var/lib/runbook-rollback/pins.compose.yml
-    service: billing-service
+    service: payments
     version: v1.2.3
     compose_text: "{{ old_compose.stdout }}"
 
@@ -75,7 +75,7 @@ pins:
   description: Pinned services and the release each comes from, after the change.
   returned: always
   type: dict
-  sample: {billing-service: v1.2.3}
+  sample: {payments: v1.2.3}
 exists:
   description: Whether the override file exists after the change (pass it to Compose only then).
   returned: always

@@ -65,7 +65,7 @@ EXAMPLES = r"""
   runbook.rollback.compose_up:
     compose_argv: "{{ rollback_compose_argv }}"
     compose_env: "{{ rollback_compose_env }}"
-    services: [auth-service, chat-service, billing-service]
+    services: [api, worker, payments]
     wait_timeout: 180
     shutdown_mark: "{{ rollback_shutdown_file }}"
 """
@@ -81,7 +81,7 @@ actions:
       description: C(container), C(network) or C(volume).
       type: str
     id:
-      description: The resource's name, for example C(app-auth-service-1).
+      description: The resource's name, for example C(app-api-1).
       type: str
     status:
       description: The last change seen, for example C(Recreated) or C(Started).
@@ -92,7 +92,7 @@ shut_down:
   returned: failure
   type: bool
 problems:
-  description: Each service's problem when the stage failed, for example C(billing-service) exited with its code.
+  description: Each service's problem when the stage failed, for example C(payments) exited with its code.
   returned: failure
   type: list
   elements: str

@@ -46,7 +46,10 @@ options:
     description: Database to dump.
     type: str
   tables:
-    description: Tables whose rows are counted into the sidecar (plain identifiers, optionally schema-qualified).
+    description:
+      - Tables whose rows are counted and checksummed into the sidecar, named as the database has them (plain
+        identifiers, case and all, optionally schema-qualified).
+      - "V([]) is every table of the database: its own name in C(public), C(schema.name) elsewhere."
     type: list
     elements: str
     default: []
@@ -72,7 +75,7 @@ EXAMPLES = r"""
   runbook.rollback.db_backup:
     dir: /var/lib/runbook-rollback/backups
     compose_argv: "{{ rollback_compose_argv }}"
-    database: saas_db
+    database: app_db
     tables: [users, chats, messages, subscriptions]
     tag: pre_deploy
     version: v1.2.3
@@ -94,7 +97,7 @@ backup:
   sample:
     id: 20261128T150000Z-pre_deploy-v1.2.3
     tag: pre_deploy
-    database: saas_db
+    database: app_db
     created_at: "2026-11-28T15:00:00Z"
     version: v1.2.3
     format: custom

@@ -44,7 +44,7 @@ options:
     type: str
     required: true
   tables:
-    description: Tables to compare.
+    description: Tables to compare, named as the database has them.
     type: list
     elements: str
     required: true
@@ -66,8 +66,8 @@ options:
 EXAMPLES = r"""
 - name: Export what the restore did not bring back
   runbook.rollback.db_reconcile:
-    kept: saas_db_before_rollback_20261128_151500
-    database: saas_db
+    kept: app_db_before_rollback_20261128_151500
+    database: app_db
     tables: [users, chats, messages, subscriptions]
     dest: /var/lib/runbook-rollback/incidents/INC-42/reconciliation
     compose_argv: "{{ rollback_compose_argv }}"

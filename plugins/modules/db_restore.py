@@ -77,7 +77,7 @@ options:
     description: What O(database) is renamed to by the swap, C(<database>_before_rollback_<stamp>).
     type: str
   tables:
-    description: Key tables whose row counts must equal the backup's.
+    description: Key tables whose row counts must equal the backup's; V([]) is every table the backup counted.
     type: list
     elements: str
     default: []
@@ -102,8 +102,8 @@ EXAMPLES = r"""
     dir: /var/lib/runbook-rollback/backups
     id: 20261128T150000Z-pre_deploy-v1.2.3
     compose_argv: "{{ rollback_compose_argv }}"
-    database: saas_db
-    side: saas_db_restore_20261128_151500
+    database: app_db
+    side: app_db_restore_20261128_151500
     tables: [users, chats, messages, subscriptions]
 
 - name: Swap it in (application services stopped)
@@ -111,9 +111,9 @@ EXAMPLES = r"""
     state: swapped
     dir: /var/lib/runbook-rollback/backups
     compose_argv: "{{ rollback_compose_argv }}"
-    database: saas_db
-    side: saas_db_restore_20261128_151500
-    kept: saas_db_before_rollback_20261128_151500
+    database: app_db
+    side: app_db_restore_20261128_151500
+    kept: app_db_before_rollback_20261128_151500
 """
 
 RETURN = r"""
@@ -162,7 +162,7 @@ server:
   returned: when state is inspected or cleaned (before the cleaning)
   type: dict
   sample: {exists: true, allow_connections: true, restored: {backup: 20261128T150000Z-pre_deploy-v1.2.3,
-           kept: saas_db_before_rollback_20261128_151500}, sides: [], kept: [saas_db_before_rollback_20261128_151500]}
+           kept: app_db_before_rollback_20261128_151500}, sides: [], kept: [app_db_before_rollback_20261128_151500]}
 dropped:
   description: Side databases of interrupted runs that were dropped.
   returned: when state is cleaned

@@ -76,9 +76,9 @@ options:
 EXAMPLES = r"""
 - name: Keep the evidence before the emergency shutdown
   runbook.rollback.evidence:
-    project: mysaas
+    project: shop
     compose_argv: "{{ rollback_compose_argv }}"
-    app_dir: /srv/mysaas/app
+    app_dir: /srv/shop/app
     dest: /var/lib/runbook-rollback/incidents/INC-7/evidence
 """
 

@@ -37,8 +37,9 @@ options:
   version:
     description:
       - Release tag to inspect. Checked against O(version_pattern) before any git command runs.
+      - Omitted, the newest release tag at the work tree's HEAD, the release checked out now; no release tag
+        there is an error.
     type: str
-    required: true
   remote:
     description: Remote to fetch tags from.
     type: str
@@ -54,7 +55,7 @@ options:
   compose_file:
     description: Compose file, relative to the repository root, that must exist at the tag.
     type: str
-    default: docker-compose.prod.yml
+    default: compose.yaml
   state:
     description:
       - V(inspected) only reads the release; V(checked_out) also checks the work tree out at it.
@@ -149,7 +150,7 @@ dirty:
   returned: success
   type: list
   elements: str
-  sample: [docker-compose.prod.yml]
+  sample: [compose.yaml]
 compose_services:
   description:
     - Services of the compose file at the tag, with their image and whether they are built.
@@ -190,11 +191,11 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             repo=dict(type="path", required=True),
-            version=dict(type="str", required=True),
+            version=dict(type="str"),
             remote=dict(type="str", default="origin"),
             fetch=dict(type="bool", default=True),
             fetch_timeout=dict(type="int", default=30),
-            compose_file=dict(type="str", default="docker-compose.prod.yml"),
+            compose_file=dict(type="str", default="compose.yaml"),
             version_pattern=dict(type="str", default=DEFAULT_VERSION_PATTERN),
             project=dict(type="str", default=""),
             state=dict(type="str", choices=["inspected", "checked_out"], default="inspected"),

@@ -13,6 +13,9 @@ description:
   - An endpoint is ok when it answers a 2xx status, whatever its body (JSON, plain C(ok), nothing), and, with
     O(expect_version), the version it reports equals it. The version is read from the JSON body's C(version)
     key, or the endpoint's own C(version_key) (a dotted path, C(build.version)), or its C(version_header).
+  - An endpoint that names neither and reports no C(version) (a plain C(ok)) cannot say its release. It is ok,
+    marked C(unversioned), and the summary says its release was not checked. One that names where its version
+    is must report it there.
   - With O(wait), failing endpoints are probed again every O(interval) seconds until all are ok or O(wait) elapses,
     which covers services still starting after a restart.
 author:
@@ -64,9 +67,9 @@ EXAMPLES = r"""
 - name: Wait for every service to report the rolled-back version
   runbook.rollback.health_check:
     endpoints:
-      - {name: gateway, url: "http://127.0.0.1:8080/health"}
-      - {name: chat, url: "http://127.0.0.1:8081/health"}
-      - {name: billing, url: "http://127.0.0.1:8082/health"}
+      - {name: web, url: "http://127.0.0.1:8080/health"}
+      - {name: api, url: "http://127.0.0.1:8080/api/health", version_key: build.version}
+      - {name: worker, url: "http://127.0.0.1:8081/status", version_header: X-App-Version}
     expect_version: "{{ version }}"
     wait: 120
     interval: 3
@@ -105,6 +108,11 @@ endpoints:
       type: str
       returned: always
       sample: v1.2.3
+    unversioned:
+      description: Whether the endpoint was ok without reporting the expected version (its release unchecked).
+      type: bool
+      returned: always
+      sample: false
     error:
       description: Why it is not ok, or null.
       type: str

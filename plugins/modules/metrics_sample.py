@@ -46,19 +46,21 @@ options:
     description: URL of the Prometheus text metrics holding O(requests_counter).
     type: str
   requests_counter:
-    description: Counter of proxied requests, labelled C(upstream) and C(status_class).
+    description:
+      - Name of the counter of proxied requests in O(metrics_url), labelled C(upstream) and C(status_class).
+      - Required with O(metrics_url).
     type: str
-    default: mysaas_gateway_requests_total
   critical_upstreams:
-    description: Values of the C(upstream) label that are the critical endpoints.
+    description:
+      - Values of the C(upstream) label that are the critical endpoints. None gives no C(critical_error_rate).
     type: list
     elements: str
-    default: [auth-service, chat-service, billing-service]
+    default: []
   health_endpoints:
     description:
       - Health endpoints, each a dictionary with C(name) and C(url), and optionally C(service) (the name the
         decision and Procedure C use, for example the compose service) and C(critical) (bool).
-      - An endpoint is healthy when it answers HTTP 200 with JSON.
+      - An endpoint is healthy when it answers with a 2xx status, whatever its body.
     type: list
     elements: dict
     default: []
@@ -81,14 +83,15 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Sample the staging gateway for five minutes
+- name: Sample the app behind its proxy for five minutes
   runbook.rollback.metrics_sample:
-    error_rate_url: http://127.0.0.1:18080/api/analytics/errors/rate
-    latency_url: http://127.0.0.1:18080/api/analytics/performance/p95
-    metrics_url: http://127.0.0.1:18080/metrics
+    error_rate_url: https://app.example.test/internal/error-rate
+    metrics_url: https://app.example.test/metrics
+    requests_counter: proxy_requests_total
+    critical_upstreams: [api, payments]
     health_endpoints:
-      - {name: chat, service: chat-service, critical: true, url: "http://127.0.0.1:18080/api/chats/health"}
-      - {name: email, service: email-worker, url: "http://127.0.0.1:18080/api/email/health"}
+      - {name: api, service: api, critical: true, url: "https://app.example.test/api/health"}
+      - {name: worker, service: worker, url: "https://app.example.test/worker/health"}
     duration: 300
     interval: 15
   register: figures
@@ -101,7 +104,7 @@ EXAMPLES = r"""
 
 - name: Watch for 15 minutes, stop as soon as the error rate has stayed at 1 % or more for 5 minutes
   runbook.rollback.metrics_sample:
-    error_rate_url: http://127.0.0.1:18080/api/analytics/errors/rate
+    error_rate_url: https://app.example.test/internal/error-rate
     duration: 900
     interval: 15
     stop_when: {metric: error_rate, at_least: 1, seconds: 300}
@@ -120,7 +123,7 @@ services:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "chat-service", "critical": true, "healthy": true, "failed_checks": 0, "down_seconds": 0}]
+  sample: [{"name": "worker", "critical": true, "healthy": true, "failed_checks": 0, "down_seconds": 0}]
 stopped_early:
   description: Whether O(stop_when) ended the sampling.
   returned: always
@@ -159,10 +162,8 @@ def main():
             error_rate_url=dict(type="str"),
             latency_url=dict(type="str"),
             metrics_url=dict(type="str"),
-            requests_counter=dict(type="str", default="mysaas_gateway_requests_total"),
-            critical_upstreams=dict(
-                type="list", elements="str", default=["auth-service", "chat-service", "billing-service"]
-            ),
+            requests_counter=dict(type="str"),
+            critical_upstreams=dict(type="list", elements="str", default=[]),
             health_endpoints=dict(type="list", elements="dict", default=[]),
             duration=dict(type="float", default=60),
             interval=dict(type="float", default=5),

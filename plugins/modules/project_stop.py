@@ -52,7 +52,7 @@ options:
 EXAMPLES = r"""
 - name: Stop everything of the project but its data services
   runbook.rollback.project_stop:
-    project: mysaas
+    project: shop
     keep: [postgres, redis]
 """
 

@@ -80,23 +80,21 @@ seealso:
 """
 
 EXAMPLES = r"""
-# The staging gateway's /metrics: mysaas_gateway_requests_total{upstream,status_class} counters and
-# mysaas_gateway_request_duration_seconds{quantile="0.5"|"0.95"|"0.99"} over its last 60 s.
-- name: Read the last 10 minutes of gateway metrics
+# An app instrumented with a request counter (http_requests_total{route,code}) and a latency histogram
+# (http_request_duration_seconds_bucket); its payment routes are the critical ones.
+- name: Read the last 10 minutes of the app's figures
   runbook.rollback.prometheus_samples:
     url: http://127.0.0.1:9090
     duration: 600
     step: 15
     queries:
       error_rate: >-
-        100 * sum(rate(mysaas_gateway_requests_total{status_class="5xx"}[1m]))
-        / sum(rate(mysaas_gateway_requests_total[1m]))
+        100 * sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))
       critical_error_rate: >-
-        100 * sum(rate(mysaas_gateway_requests_total{status_class="5xx",
-        upstream=~"auth-service|chat-service|billing-service"}[1m]))
-        / sum(rate(mysaas_gateway_requests_total{upstream=~"auth-service|chat-service|billing-service"}[1m]))
-      p95_ms: 1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.95"})
-      p50_ms: 1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.5"})
+        100 * sum(rate(http_requests_total{code=~"5..",route=~"/pay.*"}[1m]))
+        / sum(rate(http_requests_total{route=~"/pay.*"}[1m]))
+      p95_ms: 1000 * histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))
+      p50_ms: 1000 * histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))
   register: metrics
 
 - name: Decide whether to roll back
@@ -131,7 +129,7 @@ queries:
   returned: always
   type: dict
   sample:
-    p95_ms: 1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.95"})
+    p95_ms: 1000 * histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))
 start:
   description: Start of the range, epoch seconds.
   returned: success

@@ -212,7 +212,7 @@ service:
   description: For Procedure C, the failing service; null otherwise.
   returned: success
   type: str
-  sample: billing-service
+  sample: payments
 triggers:
   description: Every rule that fired, highest priority first.
   returned: success

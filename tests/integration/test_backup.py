@@ -205,6 +205,22 @@ def test_a_table_named_in_mixed_case_is_counted_as_the_database_has_it(seeded):
     meta = sidecars(seeded)[-1]
     assert meta["row_counts"] == {"users": count(seeded, "users"), "AuditLog": 3}
     assert set(meta["row_checksums"]) == {"users", "AuditLog"}
+    # No tables named (the default): every table of the database, each under the name it has there, in a
+    # schema of its own too; whatever the database holds is what the sidecar records.
+    sql = """CREATE SCHEMA billing; CREATE TABLE billing."Invoice" (id serial PRIMARY KEY);
+             INSERT INTO billing."Invoice" DEFAULT VALUES;"""
+    seeded.compose("exec", "-T", "postgres", "psql", "-v", "ON_ERROR_STOP=1", "-d", "saas_db", "-c", sql)
+    tables_sql = ("SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+                  " AND table_schema NOT IN ('pg_catalog', 'information_schema')")  # fmt: skip
+    listed = seeded.compose("exec", "-T", "postgres", "psql", "-At", "-d", "saas_db", "-c", tables_sql)
+    every = {name if schema == "public" else f"{schema}.{name}"
+             for schema, name in (line.split("|") for line in listed.stdout.split())}  # fmt: skip
+    run = seeded.playbook("backup", rollback_backup_tables=[])
+    assert run.rc == 0, run.output
+    meta = sidecars(seeded)[-1]
+    assert set(meta["row_counts"]) == every and {"users", "AuditLog", "billing.Invoice"} <= every, meta
+    assert meta["row_counts"]["AuditLog"] == 3 and meta["row_counts"]["billing.Invoice"] == 1
+    assert set(meta["row_checksums"]) == every
 
 
 # A database container as the official postgres image runs it: `docker exec` is root, which is no database

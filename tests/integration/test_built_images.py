@@ -54,9 +54,43 @@ def releases(stack):
                        check=False)  # fmt: skip
 
 
-def test_a_rollback_runs_the_rolled_back_releases_own_build(stack, releases):
+def test_a_deployment_started_by_hand_is_adopted_only_as_what_runs(stack, releases):
+    """adopt.yml: a stack the collection did not deploy (git checkout, docker compose up --build by hand) and
+    no history. A work tree moved to another tag is refused; at the running tag the release is verified and
+    recorded as the history's first entry, nothing restarted; a second adoption is refused."""
     good, bad = releases
-    assert stack.playbook("deploy", version=good).rc == 0
+    git(stack, "checkout", "--quiet", "--detach", f"refs/tags/{good}")
+    up = stack.compose("up", "--detach", "--wait", "--wait-timeout", "300", "--build", "--pull", "never", check=False)
+    assert up.returncode == 0, up.stderr[-2000:]
+    running = stack.containers()
+
+    git(stack, "checkout", "--quiet", "--detach", f"refs/tags/{bad}")
+    run = stack.playbook("adopt")
+    assert run.rc != 0
+    fatal = [line for line in run.output.splitlines() if line.startswith("fatal: ")]
+    mismatch = f"auth-service runs mysaas/auth-service:v1.2.3, the compose files at {bad} name mysaas/auth-service:"
+    assert fatal and f"what runs is not {bad}: " in fatal[-1] and mismatch + "v1.2.4" in fatal[-1], run.output[-3000:]
+    assert stack.history() == [] and stack.containers() == running
+
+    git(stack, "checkout", "--quiet", "--detach", f"refs/tags/{good}")
+    run = stack.playbook("adopt")
+    assert run.rc == 0, run.output[-3000:]
+    (entry,) = stack.history()
+    assert (entry["version"], entry["procedure"], entry["result"]) == (good, "adopt", "verified"), entry
+    assert entry["commit"] == git(stack, "rev-parse", "HEAD")
+    assert stack.containers() == running
+    # The build that runs is kept as the release's own.
+    assert image_id(f"{stack.project}-chat-service:{good}") == running_image(stack, "chat-service")
+
+    run = stack.playbook("adopt")
+    assert run.rc != 0 and "has 1 entries already" in run.output, run.output[-3000:]
+    assert len(stack.history()) == 1 and stack.containers() == running
+
+
+def test_a_rollback_runs_the_rolled_back_releases_own_build(stack, releases):
+    """From the adopted release (the test above): a bad deploy, then Procedure A with no version goes back to
+    the adopted release, the history's only known good one, on its own build."""
+    good, bad = releases
     built_good = image_id(f"{stack.project}-chat-service:{good}")
     assert running_image(stack, "chat-service") == built_good
 
@@ -65,8 +99,9 @@ def test_a_rollback_runs_the_rolled_back_releases_own_build(stack, releases):
     assert built_bad != built_good
     assert running_image(stack, "chat-service") == built_bad
 
-    run = stack.playbook("procedure_a", version=good)
+    run = stack.playbook("procedure_a")
     assert run.rc == 0, run.output[-3000:]
+    assert stack.history()[-1]["version"] == good and stack.history()[-1]["action"] == "rollback"
     # The good release's own build runs again, not the bad one under the same compose name.
     assert running_image(stack, "chat-service") == built_good
     assert image_id(f"{stack.project}-chat-service") == built_good

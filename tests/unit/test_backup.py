@@ -7,7 +7,9 @@ import json
 import pytest
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
+    ALL_TABLES_SQL,
     BackupError,
+    all_tables,
     check_id,
     checksum_query,
     count_query,
@@ -16,6 +18,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     parse_checksums,
     parse_counts,
     read_sidecars,
+    tables_of,
 )
 
 NOW = datetime.datetime(2026, 11, 28, 15, 0, 0, tzinfo=datetime.timezone.utc)
@@ -102,3 +105,23 @@ def test_checksum_query_hashes_every_row_of_plain_identifiers_only():
     with pytest.raises(BackupError, match="not a plain SQL identifier"):
         checksum_query(["users; DROP TABLE users"])
     assert parse_checksums("users|-12345678901\nchats|0\n") == {"users": "-12345678901", "chats": "0"}
+
+
+def test_every_table_is_listed_as_the_other_queries_name_it_and_odd_names_are_left_out():
+    asked = []
+
+    def query(sql):
+        asked.append(sql)
+        return 0, "AuditLog\nbilling.Invoice\nusers\nwith space\n", ""
+
+    assert all_tables(query) == ["AuditLog", "billing.Invoice", "users"]
+    assert asked == [ALL_TABLES_SQL] and "relispartition" in ALL_TABLES_SQL
+    with pytest.raises(BackupError, match=r"^listing the tables failed: permission denied$"):
+        all_tables(lambda sql: (1, "", "permission denied\nDETAIL: more"))
+
+
+def test_a_restore_checks_the_tables_asked_for_else_every_table_its_backup_counted():
+    meta = {"row_counts": {"users": 3, "AuditLog": 1}}
+    assert tables_of(meta, ["users"]) == ["users"]
+    assert tables_of(meta, []) == ["AuditLog", "users"]
+    assert tables_of({}, []) == []

@@ -323,3 +323,22 @@ def test_compose_run_gives_the_project_its_environment_and_names_what_could_not_
         compose_run(["/nonexistent/docker", "compose"], {}, ["ps"])
     with pytest.raises(ComposeRunError, match=r"^docker compose up: .*timed out"):
         compose_run(["sh", "-c", "exec sleep 5", "compose"], {}, ["up"], timeout=0.2)
+
+
+def test_release_mismatches_names_each_container_that_is_not_the_release():
+    release_mismatches = FilterModule().filters()["release_mismatches"]
+    config = {"services": {"db": {"image": "postgres:16"}, "api": {"image": "shop/api:v1.2.3", "build": {}},
+                           "web": {"build": {"context": "web"}}}}  # fmt: skip
+    ps = [{"Service": "db", "Name": "p-db-1", "Image": "postgres:16", "State": "running"},
+          {"Service": "api", "Name": "p-api-1", "Image": "shop/api:v1.2.4", "State": "running"},
+          {"Service": "api", "Name": "p-api-2", "Image": "shop/api:v1.2.4", "State": "running"},
+          {"Service": "web", "Name": "p-web-1", "Image": "p-web", "State": "running"},
+          {"Service": "old", "Name": "p-old-1", "Image": "shop/old:v1.0.0", "State": "exited"}]  # fmt: skip
+    assert release_mismatches(ps, config, "v1.2.3") == [
+        "api runs shop/api:v1.2.4, the compose files at v1.2.3 name shop/api:v1.2.3",
+        "old runs, but the compose files at v1.2.3 do not define it",
+    ]
+    # What runs is the release: the built service without an image name is not judged by its name.
+    assert release_mismatches(ps[:1] + ps[3:4], config, "v1.2.3") == []
+    with pytest.raises(AnsibleFilterError, match=r"^release_mismatches: expects the decoded output of docker compose"):
+        release_mismatches(ps, "services: {}", "v1.2.3")

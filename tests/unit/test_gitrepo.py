@@ -57,20 +57,20 @@ def repos(tmp_path_factory):
     git(seed, "init", "-q", "-b", "main")
     commit(seed, "v1.0.0", {"README": "app\n"})
     git(seed, "tag", "v1.0.0")
-    commit(seed, "v1.2.3", {"docker-compose.prod.yml": COMPOSE.format(version="v1.2.3")})
+    commit(seed, "v1.2.3", {"compose.yaml": COMPOSE.format(version="v1.2.3")})
     git(seed, "tag", "-a", "-m", "v1.2.3", "v1.2.3")  # annotated: must be peeled to the commit
     git(seed, "tag", "latest")
     git(seed, "tag", "v1.2")
-    commit(seed, "v1.2.4", {"docker-compose.prod.yml": COMPOSE.format(version="v1.2.4")})
+    commit(seed, "v1.2.4", {"compose.yaml": COMPOSE.format(version="v1.2.4")})
     git(seed, "tag", "v1.2.4")
-    commit(seed, "v1.3.0-rc.1", {"docker-compose.prod.yml": COMPOSE.format(version="v1.3.0-rc.1")})
+    commit(seed, "v1.3.0-rc.1", {"compose.yaml": COMPOSE.format(version="v1.3.0-rc.1")})
     git(seed, "tag", "v1.3.0-rc.1")
     origin = base / "origin.git"
     git(base, "clone", "-q", "--bare", str(seed), str(origin))
     work = base / "work"
     git(base, "clone", "-q", str(origin), str(work))
     git(work, "checkout", "-q", "v1.2.4")
-    (work / "docker-compose.prod.yml").write_text("services: {api: {image: hacked}}\n")
+    (work / "compose.yaml").write_text("services: {api: {image: hacked}}\n")
     (work / "untracked.txt").write_text("ignored\n")
     # A second clone whose origin is gone.
     offline = base / "offline"
@@ -78,7 +78,7 @@ def repos(tmp_path_factory):
     git(offline, "checkout", "-q", "v1.2.3")
     git(offline, "remote", "set-url", "origin", str(base / "gone.git"))
     # Released after the clones: only a fetch can see it.
-    commit(seed, "v1.3.0", {"docker-compose.prod.yml": COMPOSE.format(version="v1.3.0")})
+    commit(seed, "v1.3.0", {"compose.yaml": COMPOSE.format(version="v1.3.0")})
     git(seed, "tag", "v1.3.0")
     git(seed, "push", "-q", str(origin), "main", "v1.3.0")
     plain = base / "plain"
@@ -102,7 +102,7 @@ def test_fetch_finds_new_tag_and_reports_state(repos):
     assert result["current_version"] == "v1.2.4"
     assert result["current_commit"] == git(repos["work"], "rev-parse", "HEAD")
     assert result["at_target"] is False
-    assert result["dirty"] == ["docker-compose.prod.yml"]
+    assert result["dirty"] == ["compose.yaml"]
     assert result["compose_services"] == {
         "api": {"image": "registry.example.test/app/api:v1.3.0", "build": True},
         "web": {"image": "registry.example.test/app/web:v1.3.0", "build": True},
@@ -149,7 +149,7 @@ def test_missing_tag_fetch_disabled(repos):
 
 
 def test_compose_file_missing_at_tag(repos):
-    with pytest.raises(GitReleaseError, match=r"compose file docker-compose.prod.yml does not exist at v1\.0\.0"):
+    with pytest.raises(GitReleaseError, match=r"compose file compose\.yaml does not exist at v1\.0\.0"):
         inspect(repos["work"], "v1.0.0", fetch=False)
 
 
@@ -190,7 +190,7 @@ def test_validate_remote(remote, ok):
             validate_remote(remote)
 
 
-@pytest.mark.parametrize("path, ok", [("docker-compose.prod.yml", True), ("deploy/compose.yml", True),
+@pytest.mark.parametrize("path, ok", [("compose.yaml", True), ("deploy/compose.yml", True),
                                       ("/etc/passwd", False), ("../x.yml", False), ("a/../../b", False),
                                       ("-x", False), ("", False)])
 def test_validate_compose_file(path, ok):
@@ -237,7 +237,7 @@ def test_module_via_ansible(repos, ansible_module):
     assert any(w.startswith("could not fetch from origin (") for w in res["warnings"])
     res = ansible_module("git_release", {"repo": str(repos["work"]), "version": "v1.3.0", "fetch_timeout": 20})
     assert res.get("failed") is not True, res
-    assert res["fetched"] is True and res["tags"][0] == "v1.3.0" and res["dirty"] == ["docker-compose.prod.yml"]
+    assert res["fetched"] is True and res["tags"][0] == "v1.3.0" and res["dirty"] == ["compose.yaml"]
     assert res["images"] == ["registry.example.test/app/api:v1.3.0", "registry.example.test/app/web:v1.3.0"]
     res = ansible_module("git_release", {"repo": str(repos["work"]), "version": "v1.2.3;touch /tmp/x"})
     assert res["failed"] is True
@@ -277,7 +277,27 @@ def test_module_checks_out_the_proved_release_and_refuses_a_moved_tag(repos, tmp
     assert res["at_target"] is False and res["current_version"] == "v1.2.4"
     assert ansible_module("git_release", dict(args, commit=v123))["changed"] is False
     # Local changes the checkout would overwrite: git's own reason, and nothing checked out.
-    (work / "docker-compose.prod.yml").write_text("services: {api: {image: hacked}}\n")
+    (work / "compose.yaml").write_text("services: {api: {image: hacked}}\n")
     res = ansible_module("git_release", dict(args, version="v1.2.4"))
     assert res["failed"] is True and res["msg"].startswith(f"cannot check out v1.2.4 in {work}: Your local changes")
     assert git(work, "rev-parse", "HEAD") == v123
+
+
+def test_no_version_is_the_release_the_work_tree_is_at(repos):
+    # offline is at v1.2.3, which the tags latest and v1.2 name too: only release tags count.
+    result, _unused = inspect(repos["offline"], None, fetch=False)
+    assert (result["version"], result["at_target"], result["current_version"]) == ("v1.2.3", True, "v1.2.3")
+    assert result["compose_services"]["api"]["image"] == "registry.example.test/app/api:v1.2.3"
+
+
+def test_no_version_on_a_commit_no_release_names_is_refused(repos, tmp_path):
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(repos["origin"]), str(work))
+    git(work, "checkout", "-q", "main")
+    git(work, "commit", "-q", "--allow-empty", "-m", "not released")
+    head = git(work, "rev-parse", "HEAD")
+    refused = r"^the work tree .* is at commit %s, which no release tag names; " % head[:12]
+    with pytest.raises(GitReleaseError, match=refused):
+        inspect(work, None, fetch=False)
+    with pytest.raises(GitReleaseError, match=r"^invalid version_pattern '\(': "):
+        inspect(work, None, fetch=False, version_pattern="(")

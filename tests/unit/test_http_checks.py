@@ -345,9 +345,10 @@ def resp(status=200, body=None, error=None):
         (resp(200, {"status": "ok"}), None, True, None, None),
         (resp(200, ["any", "json"]), None, True, None, None),
         (resp(200, {"version": "v1.2.4"}), "v1.2.3", False, "v1.2.4", "version v1.2.4, expected v1.2.3"),
-        (resp(200, {"status": "ok"}), "v1.2.3", False, None, "no version in response, expected v1.2.3"),
+        # No version where none was asked for (the default key): healthy, the release unchecked (summary).
+        (resp(200, {"status": "ok"}), "v1.2.3", True, None, None),
         (resp(200, None), None, True, None, None),
-        (resp(200, None), "v1.2.3", False, None, "no version in response, expected v1.2.3"),
+        (resp(200, None), "v1.2.3", True, None, None),
         (resp(502, {"error": "x"}), None, False, None, "HTTP 502"),
         (resp(204, None), None, True, None, None),
         (resp(301, None), None, False, None, "HTTP 301"),
@@ -402,9 +403,8 @@ def test_health_failures_in_order(app):
     app.versions["billing"] = "v1.2.4"
     result = check_all(endpoints(app, "api", "chat", "billing", "text", "noversion"), "v1.2.3")
     assert result["healthy"] is False
-    assert result["summary"] == ("1/5 health endpoints ok; chat: HTTP 502; billing: version v1.2.4, expected v1.2.3; "
-                                 "text: no version in response, expected v1.2.3; "
-                                 "noversion: no version in response, expected v1.2.3")
+    assert result["summary"] == ("3/5 health endpoints ok; chat: HTTP 502; billing: version v1.2.4, expected v1.2.3; "
+                                 "release not checked (no version reported): text, noversion")
 
 
 def test_health_wait_reprobes_only_failing(app):

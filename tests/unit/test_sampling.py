@@ -153,6 +153,7 @@ def test_health_endpoints_become_services():
         ({"duration": 5, "interval": 1, "timeout": 1}, "nothing to sample"),
         ({"duration": 5, "interval": 1, "timeout": 1, "error_rate_url": "file:///etc/passwd"}, "invalid URL"),
         ({"duration": 5, "interval": 1, "timeout": 1, "health_endpoints": [{"name": "x"}]}, "needs both name and url"),
+        ({"duration": 5, "interval": 1, "timeout": 1, "metrics_url": "http://x/metrics"}, "needs requests_counter"),
         (
             {"duration": 5, "interval": 1, "timeout": 1, "error_rate_url": "http://x/", "stop_when": {"m": 1}},
             "stop_when takes",

@@ -92,10 +92,24 @@ def test_the_stability_watch(result, expected):
     assert checks(stability=dict(WATCH, result=result))["stability"] == expected
 
 
+def test_figures_the_app_does_not_publish_are_said_not_measured_and_judge_nothing():
+    # A stack with health alone: no error-rate or response-time source set, so nothing was read from them.
+    found = checks(metrics=dict(METRICS, error_rate_url="", p95_url="", error_rate={"skipped": True},
+                                p95={"skipped": True}),
+                   stability=dict(WATCH, error_rate_url="", result=None))  # fmt: skip
+    assert found["error rate"] == (True, "not measured: no error-rate source set")
+    assert found["p95"] == (True, "not measured: no response-time source set")
+    assert found["stability"] == (True, "not watched: no error-rate source set")
+    # One source set and down still fails its own check.
+    found = checks(metrics=dict(METRICS, p95_url="", error_rate=uri(None), p95={"skipped": True}))
+    assert found["error rate"] == (False, "unreadable from http://gw/metrics/error-rate")
+    assert found["p95"] == (True, "not measured: no response-time source set")
+
+
 def test_bad_input_is_one_line_naming_the_filter():
     with pytest.raises(AnsibleFilterError, match=r"^verify_checks: expected a dictionary"):
         FILTERS["verify_checks"]("containers")
     with pytest.raises(AnsibleFilterError, match=r"^verify_checks: "):
-        checks(metrics={"error_rate": uri({"rate": 1})})
+        checks(metrics={"error_rate_url": "http://gw/metrics/error-rate", "error_rate": uri({"rate": 1})})
     with pytest.raises(AnsibleFilterError, match=r"^verify_verdict: each check needs name, ok and detail"):
         FILTERS["verify_verdict"]([{"name": "health"}])
