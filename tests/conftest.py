@@ -43,9 +43,9 @@ HEAVIEST_FIRST = (
     "test_procedure_c.py",  # 4.4
     "test_fallback.py",  # 3.5
     "test_writes_under_traffic.py",  # 3.1
+    "test_second_app.py",  # about 3 (new)
     "test_notify.py",  # 3.0
     "test_backup.py",  # 2.4
-    "test_built_images.py",  # about 2 (new)
     "test_interrupted.py",  # 2.2
     "test_backup_s3.py",  # 1.8
     "test_procedure_d.py",  # 1.6

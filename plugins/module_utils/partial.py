@@ -108,8 +108,9 @@ def choose_service(requested, services, failing):
     return failing[0]["service"]
 
 
-def service_definition(compose_text, service, version):
-    """The service's definition in an older release's compose file, ready to pin."""
+def service_definition(compose_text, service, version, image=None):
+    """The service's definition in an older release's compose file, ready to pin. `image` runs a service the
+    file builds without an image name (that release's own build, <project>-<service>:<version>)."""
     if not HAS_YAML:  # pragma: no cover
         raise PinError("PyYAML is required to read compose files: install it for the target's Python "
                        "(python3-yaml on Debian and Ubuntu)")
@@ -123,6 +124,8 @@ def service_definition(compose_text, service, version):
         raise PinError("%s does not define service %s, so it cannot run that release; nothing was changed"
                        % (version, service))
     definition = copy.deepcopy(services[service] or {})
+    if isinstance(definition, dict) and not definition.get("image") and definition.get("build") and image:
+        definition["image"] = image
     if not isinstance(definition, dict) or not definition.get("image"):
         raise PinError("service %s in %s has no image name to pin" % (service, version))
     for key in DROPPED_KEYS:

@@ -43,6 +43,11 @@ options:
   compose_text:
     description: The text of that release's compose file. Required with O(state=present).
     type: str
+  image:
+    description:
+      - The image to run when that release builds the service without an image name (its own build, kept as
+        C(<project>-<service>:<version>)). A service that names its image runs that one.
+    type: str
   state:
     description: V(present) pins O(service); V(absent) unpins it (or everything); V(query) only reads.
     type: str
@@ -130,6 +135,7 @@ def main():
             service=dict(type="str"),
             version=dict(type="str"),
             compose_text=dict(type="str"),
+            image=dict(type="str"),
             state=dict(type="str", choices=["present", "absent", "query"], default="present"),
         ),
         required_if=[("state", "present", ("service", "version", "compose_text"))],
@@ -144,7 +150,7 @@ def main():
                              exists=os.path.exists(path))
         definition = None
         if p["state"] == "present":
-            definition = service_definition(p["compose_text"], p["service"], p["version"])
+            definition = service_definition(p["compose_text"], p["service"], p["version"], p["image"])
         after = apply(before, p["service"], p["version"], definition, remove=p["state"] == "absent")
     except PinError as exc:
         module.fail_json(msg="%s (%s)" % (exc, path) if "pins file" in str(exc) else str(exc))

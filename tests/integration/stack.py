@@ -75,6 +75,9 @@ class Stack:
     and read()."""
 
     host_name = "staging-test"
+    # The app's own inventory, a second source beside the stack's (None: the stack's inventory says it all).
+    app_inventory: Path | None = APP_INVENTORY
+    compose_file = "docker-compose.prod.yml"
 
     def __init__(self, root: Path, name: str, echo: bool = True, port: int | None = None):
         self.echo = echo
@@ -147,10 +150,13 @@ class Stack:
         path = self.inventory / "group_vars" / "rollback_targets.yml"
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **values}))
 
+    def _inventories(self) -> list[str]:
+        sources = [self.inventory, self.app_inventory] if self.app_inventory else [self.inventory]
+        return [arg for source in sources for arg in ("-i", str(source))]
+
     def _playbook_command(self, name: str, args: tuple, extra_vars: dict, wrap=()) -> tuple[list[str], dict]:
         """The ansible-playbook command line, run under `wrap` (e.g. unshare) when given, and its environment."""
-        cmd = [*wrap, str(BIN / "ansible-playbook"), "-i", str(self.inventory), "-i", str(APP_INVENTORY),
-               f"playbooks/{name}.yml", *args]  # fmt: skip
+        cmd = [*wrap, str(BIN / "ansible-playbook"), *self._inventories(), f"playbooks/{name}.yml", *args]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         env = dict(
@@ -178,7 +184,7 @@ class Stack:
     def module(self, name: str, args: dict, timeout: int = 300) -> tuple[int, dict]:
         """runbook.rollback.<name> on the stack's host through `ansible`; (rc, the task's result)."""
         argv = [
-            str(BIN / "ansible"), self.host_name, "-i", str(self.inventory), "-i", str(APP_INVENTORY),
+            str(BIN / "ansible"), self.host_name, *self._inventories(),
             "-m", f"runbook.rollback.{name}", "-a", json.dumps(args),
         ]  # fmt: skip
         env = dict(
@@ -229,7 +235,7 @@ class Stack:
     def compose(
         self, *args: str, check: bool = True, text: bool = True, stdin=None, env: dict | None = None
     ) -> subprocess.CompletedProcess:
-        cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / "docker-compose.prod.yml"), *args]
+        cmd = ["docker", "compose", "-p", self.project, "-f", str(self.app_dir / self.compose_file), *args]
         return self.host(cmd, env=env if env is not None else self.compose_env(), check=check, text=text, stdin=stdin)
 
     def containers(self) -> dict[str, tuple[str, str]]:
@@ -276,7 +282,7 @@ class Stack:
         return json.loads(self.read(self.state_dir / "incidents" / incident / "decision.json"))
 
     def destroy(self) -> None:
-        if self.read(self.app_dir / "docker-compose.prod.yml") is not None:
+        if self.read(self.app_dir / self.compose_file) is not None:
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
 
     def start_playbook(self, name: str, *args: str, wrap=(), **extra_vars) -> subprocess.Popen:

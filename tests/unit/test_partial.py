@@ -135,6 +135,16 @@ def test_a_definition_that_cannot_be_pinned_is_refused(text, service, error):
         service_definition(text, service, "v1.2.3")
 
 
+def test_a_service_built_without_an_image_name_is_pinned_to_the_releases_own_build():
+    text = "services:\n  worker: {build: {context: .}, environment: {MODE: x}}\n  db: {image: postgres:16}\n"
+    assert service_definition(text, "worker", "v1.2.3", "shop-worker:v1.2.3") == {
+        "image": "shop-worker:v1.2.3",
+        "environment": {"MODE": "x"},
+    }
+    # A service that names its image runs that one, whatever is given.
+    assert service_definition(text, "db", "v1.2.3", "shop-db:v1.2.3") == {"image": "postgres:16"}
+
+
 def test_the_pins_file_round_trips_and_tags_each_service_override():
     pins = apply({}, "billing-service", "v1.2.3", service_definition(OLD_COMPOSE, "billing-service", "v1.2.3"))
     pins = apply(pins, "api-gateway", "v1.2.3", service_definition(OLD_COMPOSE, "api-gateway", "v1.2.3"))

@@ -1,0 +1,214 @@
+"""A second app, tried the way a new team would: its own compose app (tests/integration/shop: services built
+with no image name, a database container whose exec user is root, a mixed-case table, a plain `ok` health
+answer, no version and no figures, other service and stage names), started by hand, then adopted and rolled
+back with Procedures A, C and B. Its inventory holds only settings the README's "Using it on your own stack"
+lists, and none of the staging app's (inventory/staging_app is not a source here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from stack import Stack
+
+SOURCE = Path(__file__).resolve().parent / "shop"
+# Each release: what differs from the tree in tests/integration/shop.
+RELEASES = {
+    "v1.0.0": {},
+    "v1.1.0": {"crash": True},  # the worker exits at startup (Procedure C, then A)
+    # A migration that loses every order (Procedure B); new orders fail too, so its deploy is not verified.
+    "v1.2.0": {"broken": True, "migration": 'DELETE FROM "Order";\n'},
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    env_args = ["-c", "user.name=shop", "-c", "user.email=shop@example.test"]
+    return subprocess.run(["git", "-C", str(repo), *env_args, *args], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+class ShopStack(Stack):
+    """The shop on this machine, with an inventory of its own and nothing of the staging app."""
+
+    host_name = "shop-host"
+    app_inventory = None
+    compose_file = "compose.yaml"
+
+    def compose_env(self, **extra: str) -> dict[str, str]:
+        return {"SHOP_PORT": str(self.port), **extra}
+
+    def _write_inventory(self) -> None:
+        (self.inventory / "group_vars").mkdir(parents=True)
+        hosts = {"rollback_targets": {"hosts": {self.host_name: self.host_vars()}}}
+        # What the README's "Using it on your own stack" says a team writes; the rest is the defaults.
+        group_vars = {
+            "rollback_app_dir": str(self.app_dir),
+            "rollback_state_dir": str(self.state_dir),
+            "rollback_project_name": self.project,
+            "rollback_compose_env": self.compose_env(),
+            "rollback_stages": [
+                {"name": "storage", "data": True, "services": ["db"]},
+                {"name": "app", "services": ["api", "worker"]},
+            ],
+            "rollback_db_service": "db",
+            "rollback_gateway_url": f"http://127.0.0.1:{self.port}",
+            "rollback_health_endpoints": [
+                {"name": "api", "service": "api", "critical": True, "url": "{{ rollback_gateway_url }}/healthz"}
+            ],
+            "rollback_smoke_steps": [
+                {"name": "order", "path": "/orders", "json": {"item": "smoke ${run}"}, "status": 201}
+            ],
+        }
+        (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+        (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))
+
+    def _make_repository(self) -> None:
+        """The shop's repository, a commit and tag per release, pushed to its origin beside it."""
+        seed = self.root / "seed"
+        shutil.copytree(SOURCE, seed)
+        git(seed, "init", "--quiet", "--initial-branch=main")
+        for version, change in RELEASES.items():
+            api, worker = seed / "api" / "app.py", seed / "worker" / "worker.py"
+            for path, flag in ((api, "BROKEN"), (worker, "CRASH")):
+                text = (SOURCE / path.relative_to(seed)).read_text()
+                text = text.replace('RELEASE = "dev"', f'RELEASE = "{version}"')
+                on = change.get("broken" if flag == "BROKEN" else "crash", False)
+                path.write_text(text.replace(f"{flag} = False", f"{flag} = {on}"))
+            if change.get("migration"):
+                (seed / "migrations" / "0002_archive_orders.sql").write_text(change["migration"])
+            git(seed, "add", "--all")
+            git(seed, "commit", "--quiet", "--message", f"release {version}")
+            git(seed, "tag", "--annotate", "--message", version, version)
+        origin = self.root / "origin.git"
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(seed), str(origin)], check=True, capture_output=True)
+        subprocess.run(["git", "clone", "--quiet", str(origin), str(self.app_dir)], check=True, capture_output=True)
+        shutil.rmtree(seed)
+
+    def destroy(self) -> None:
+        super().destroy()
+        listed = self.host(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                            "--filter", f"reference={self.project}-*"]).stdout.split()  # fmt: skip
+        if listed:
+            self.host(["docker", "image", "rm", "--force", *listed], check=False)
+
+    def http(self, method: str, path: str, body: dict | None = None) -> tuple[int, str]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - the test's own 127.0.0.1 URL
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def orders(self) -> int:
+        status, text = self.http("GET", "/orders")
+        assert status == 200, text
+        return json.loads(text)["count"]
+
+    def runs_build(self, service: str, version: str) -> bool:
+        """Whether the service's container runs the image the collection keeps as that release's build."""
+        container, _started = self.containers()[service]
+        running = self.host(["docker", "inspect", "--format", "{{.Image}}", container]).stdout.strip()
+        kept = self.host(["docker", "image", "inspect", "--format", "{{.Id}}", f"{self.project}-{service}:{version}"],
+                         check=False).stdout.strip()  # fmt: skip
+        return bool(kept) and running == kept
+
+
+@pytest.fixture(scope="module")
+def shop():
+    root = Path(tempfile.mkdtemp(prefix="rbtest-"))
+    st = ShopStack(root, f"rbshop{uuid.uuid4().hex[:8]}")
+    try:
+        yield st
+    finally:
+        st.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fatal_line(run) -> str:
+    lines = [line for line in run.output.splitlines() if line.startswith("fatal: ")]
+    assert lines, run.output[-3000:]
+    return lines[-1]
+
+
+def test_a_stack_started_by_hand_is_adopted_as_the_release_it_runs(shop):
+    git(shop.app_dir, "checkout", "--quiet", "--detach", "refs/tags/v1.0.0")
+    up = shop.compose("up", "--detach", "--wait", "--wait-timeout", "300", "--build", check=False)
+    assert up.returncode == 0, up.stderr[-2000:]
+    for item in ("tea", "cake"):
+        assert shop.http("POST", "/orders", {"item": item})[0] == 201
+    running = shop.containers()
+
+    # A compose file edited on the host: what runs may not be the release; refused, nothing written.
+    compose = shop.app_dir / "compose.yaml"
+    compose.write_text(compose.read_text() + "# tuned by hand\n")
+    run = shop.playbook("adopt")
+    assert run.rc != 0 and "local changes to compose.yaml in " in fatal_line(run)
+    assert shop.history() == [] and shop.containers() == running
+    git(shop.app_dir, "checkout", "--quiet", "--", "compose.yaml")
+
+    run = shop.playbook("adopt")
+    assert run.rc == 0, run.output[-3000:]
+    (entry,) = shop.history()
+    assert (entry["version"], entry["procedure"], entry["result"]) == ("v1.0.0", "adopt", "verified")
+    # Nothing restarted; the builds that run are kept as v1.0.0's own.
+    assert shop.containers() == running
+    assert shop.runs_build("api", "v1.0.0") and shop.runs_build("worker", "v1.0.0")
+    # The plain `ok` health answer reports no release: healthy, and said unchecked.
+    assert "release not checked (no version reported): api" in run.output
+
+
+def test_procedure_c_puts_the_crashing_built_worker_back_on_its_last_good_build(shop):
+    run = shop.playbook("deploy", version="v1.1.0", deploy_fail_on_verify=False, rollback_stage_timeout=20)
+    assert shop.history()[-1]["result"] == "failed", run.output[-3000:]
+    assert shop.http("GET", "/code") == (200, "v1.1.0")
+    api = shop.containers()["api"]
+
+    run = shop.playbook("procedure_c")
+    assert run.rc == 0, run.output[-3000:]
+    # The worker runs v1.0.0's own build; the rest of the stack stays on v1.1.0, not restarted.
+    assert shop.runs_build("worker", "v1.0.0")
+    assert shop.containers()["api"] == api and shop.http("GET", "/code") == (200, "v1.1.0")
+
+
+def test_procedure_a_with_no_version_goes_back_to_the_adopted_releases_own_code(shop):
+    run = shop.playbook("procedure_a")
+    assert run.rc == 0, run.output[-3000:]
+    # The build-only API runs v1.0.0's code again, not v1.1.0's under the same compose name; the pin is gone.
+    assert shop.http("GET", "/code") == (200, "v1.0.0")
+    assert shop.runs_build("api", "v1.0.0") and shop.runs_build("worker", "v1.0.0")
+    assert shop.read(shop.state_dir / "pins.compose.yml") in (None, "")
+    assert shop.http("POST", "/orders", {"item": "after A"})[0] == 201
+    last = shop.history()[-1]
+    assert (last["version"], last["action"], last["result"]) == ("v1.0.0", "rollback", "verified")
+    # No figure was published: verify said so instead of failing.
+    assert "not measured: no error-rate source set" in run.output
+
+
+def test_procedure_b_restores_the_orders_a_migration_lost(shop):
+    before = shop.orders()
+    assert before >= 3
+    run = shop.playbook("deploy", version="v1.2.0", deploy_fail_on_verify=False)
+    assert shop.history()[-1]["result"] == "failed", run.output[-3000:]
+    assert shop.orders() == 0
+    backups = sorted((shop.state_dir / "backups").glob("*-pre_deploy-*.json"))
+    assert backups, run.output[-3000:]
+    # The backup counted every table, the mixed-case one under its own name.
+    assert json.loads(backups[-1].read_text())["row_counts"]["Order"] == before
+
+    run = shop.playbook("procedure_b")
+    assert run.rc == 0, run.output[-3000:]
+    # Every order back, and the one Procedure B's smoke step placed after the restore.
+    assert shop.orders() == before + 1
+    # The backup was taken on v1.0.0, the last good release: it runs again, on its own build.
+    assert shop.http("GET", "/code") == (200, "v1.0.0")
+    assert shop.runs_build("api", "v1.0.0") and shop.runs_build("worker", "v1.0.0")
