@@ -306,10 +306,11 @@ def engine_problem() -> str | None:
 
 
 @contextmanager
-def new_stack(prefix: str = "rbtest"):
-    """A Stack of its own (directory, project name, port), taken down with its volumes afterwards."""
+def new_stack(prefix: str = "rbtest", kind: type[Stack] = Stack, project: str | None = None):
+    """A stack of its own (directory, project name, port), taken down with its volumes afterwards: the staging
+    app, or another `kind` of Stack; `project` begins its compose project's name (default: `prefix`)."""
     root = Path(tempfile.mkdtemp(prefix=prefix + "-"))
-    st = Stack(root, f"{prefix}{uuid.uuid4().hex[:8]}")
+    st = kind(root, f"{project or prefix}{uuid.uuid4().hex[:8]}")
     try:
         yield st
     finally:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from stack import Stack
+from stack import Stack, new_stack
 
 SOURCE = Path(__file__).resolve().parent / "shop"
 # Each release: what differs from the tree in tests/integration/shop.
@@ -125,13 +123,8 @@ class ShopStack(Stack):
 
 @pytest.fixture(scope="module")
 def shop():
-    root = Path(tempfile.mkdtemp(prefix="rbtest-"))
-    st = ShopStack(root, f"rbshop{uuid.uuid4().hex[:8]}")
-    try:
+    with new_stack(kind=ShopStack, project="rbshop") as st:
         yield st
-    finally:
-        st.destroy()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def fatal_line(run) -> str:
