@@ -54,6 +54,11 @@ def test_the_plan_names_the_release_the_services_and_the_budget():
     assert line(plan, "to go ahead").endswith("procedure_a.yml -e version=v1.2.3")
 
 
+def test_without_stages_every_service_is_one_stage():
+    plan = run(stages=[])
+    assert line(plan, "interruption").endswith("each back when healthy: all (auth, chat, gateway, postgres, redis)")
+
+
 def test_a_full_stop_and_missing_images_are_said():
     plan = run(stop_mode="full", missing_images=["app/auth:v1.2.3"])
     assert line(plan, "interruption").startswith("interruption  stop_mode=full: every service stops first")
