@@ -46,7 +46,7 @@ def stack_state_line_filter(services):
 
 def release_mismatches_filter(ps_list, config, version):
     try:
-        return release_mismatches(config, ps_list, version)
+        return release_mismatches(ps_list, config, version)
     except ValueError as exc:
         raise AnsibleFilterError("release_mismatches: %s" % exc) from None
 

@@ -298,7 +298,7 @@ def compose_run(compose_argv, compose_env, args, timeout=120):
         raise ComposeRunError("docker compose %s: %s" % (args[0] if args else "", exc)) from None
 
 
-def release_mismatches(config, containers, version):
+def release_mismatches(containers, config, version):
     """What of the running project is not `version` as its compose files say (adopt.yml): one line per
     container whose image is not the one its service names, in the services' order.
 

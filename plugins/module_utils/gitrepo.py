@@ -188,7 +188,9 @@ def inspect_release(
     version None: the newest release tag at the work tree's HEAD (the release checked out now)."""
     # Validate before any git call: the version becomes a ref name and an argv element.
     try:
-        validate_version_pattern(version_pattern) if version is None else validate_version(version, version_pattern)
+        validate_version_pattern(version_pattern)
+        if version is not None:
+            validate_version(version, version_pattern)
     except ValueError as exc:
         raise GitReleaseError(str(exc)) from None
     validate_compose_file(compose_file)
@@ -200,15 +202,16 @@ def inspect_release(
 
     fetched = g.fetch_tags(remote) if fetch else False
     tags = release_tags(g.all_tags(), version_pattern)
+    current_commit = g.head_commit()
+    at_head = release_tags(g.tags_at_head(), version_pattern) if current_commit else []
+    current_version = sort_versions(at_head)[0] if at_head else None
     if version is None:
-        head = g.head_commit()
-        at_head = release_tags(g.tags_at_head(), version_pattern) if head else []
-        if not at_head:
+        if current_version is None:
             raise GitReleaseError(
                 "the work tree %s is at commit %s, which no release tag names; check out the release that runs, "
-                "or name it with version" % (repo, head[:12] if head else "(none)")
+                "or name it with version" % (repo, current_commit[:12] if current_commit else "(none)")
             )
-        version = sort_versions(at_head)[0]
+        version = current_version
 
     commit = g.tag_commit(version)
     if commit is None:
@@ -229,10 +232,6 @@ def inspect_release(
         services = name_release_builds(compose_services(text), project, version)
     except ValueError as exc:
         raise GitReleaseError("%s at %s: %s" % (compose_file, version, exc)) from None
-
-    current_commit = g.head_commit()
-    at_head = release_tags(g.tags_at_head(), version_pattern) if current_commit else []
-    current_version = sort_versions(at_head)[0] if at_head else None
 
     return {
         "version": version,

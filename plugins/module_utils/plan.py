@@ -32,12 +32,13 @@ def restart_plan(current, target):
     return plan
 
 
-def stage_plan(stages, services, other_stage="other"):
+def stage_plan(stages, services, other_stage=None):
     """Order ``services`` into the configured ``stages``, dropping empty stages.
 
     Each stage is a dict with ``name`` and ``services`` (and optionally ``timeout`` or ``data``,
     which are carried over). Services that the target defines but no stage lists are started
-    last, in a stage named ``other_stage``, so that nothing the release defines is left out.
+    last, in a stage named ``other_stage`` (default ``other``, or ``all`` when no stage is configured), so
+    that nothing the release defines is left out.
     """
     wanted = list(services or [])
     placed = set()
@@ -49,5 +50,5 @@ def stage_plan(stages, services, other_stage="other"):
             plan.append(dict(stage, services=members))
     rest = [s for s in wanted if s not in placed]
     if rest:
-        plan.append({"name": other_stage, "services": rest})
+        plan.append({"name": other_stage or ("other" if stages else "all"), "services": rest})
     return plan

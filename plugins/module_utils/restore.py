@@ -479,9 +479,8 @@ def count_problems(counts, expected):
 
 
 def check_counts(compose, database, tables, expected):
-    """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`; no
-    `tables` checks every table of `expected`."""
-    counts = row_counts(compose, database, check_tables(list(tables) or sorted(expected)))
+    """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`."""
+    counts = row_counts(compose, database, check_tables(list(tables)))
     return counts, count_problems(counts, expected)
 
 

@@ -181,6 +181,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     Compose,
     compose_options,
     read_sidecars,
+    tables_of,
     verify,
 )
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import (
@@ -241,7 +242,8 @@ def main():
             result = check(compose, p["dir"], meta, p["database"], jobs=p["jobs"], margin=p["space_margin"])
             module.exit_json(changed=False, backup=meta, **result)
         if state == "verified":
-            counts, problems = check_counts(compose, p["database"], p["tables"], meta.get("row_counts") or {})
+            counts, problems = check_counts(compose, p["database"], tables_of(meta, p["tables"]),
+                                            meta.get("row_counts") or {})
             used, limit = connections(compose, p["database"])
             module.exit_json(changed=False, backup=meta, row_counts=counts, problems=problems,
                              connections={"used": used, "max": limit})  # fmt: skip

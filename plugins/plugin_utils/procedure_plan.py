@@ -34,8 +34,7 @@ def code_rollback_plan(run):
     recreated = set(moves["replace"] + moves["start"])
     stages = [
         stage["name"] + " (" + ", ".join(stage["services"]) + ")"
-        # Without stages every service starts in one, as the staged restart names it.
-        for stage in stage_plan(run.get("stages") or [], sorted(services), "other" if run.get("stages") else "all")
+        for stage in stage_plan(run.get("stages") or [], sorted(services))
         if recreated & set(stage["services"])
     ]  # fmt: skip
     current = run.get("current_version") or "an unrecorded release"
