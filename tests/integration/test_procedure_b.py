@@ -153,6 +153,16 @@ def test_restore_without_a_backup_named_is_refused(broken, stack):
     assert stack.containers() == containers
 
 
+def test_a_known_user_without_its_login_step_is_refused_before_anything_changes(broken, stack):
+    containers, data = stack.containers(), counts(stack)
+    known = {"email": "known@example.test", "password": "Known-user-pass-9", "steps": ["sign_in"]}
+    run = stack.playbook("procedure_b", rollback_known_user=known)
+    assert run.rc != 0
+    assert ("rollback_known_user logs in through the smoke step(s) sign_in, which rollback_smoke_steps does not "
+            "have") in run.output, run.output[-3000:]  # fmt: skip
+    untouched(stack, containers, data)
+
+
 def test_procedure_b_plan_names_the_backup_and_changes_nothing(broken, stack):
     containers, rows, backups = stack.containers(), counts(stack), sidecars(stack)
     run = stack.playbook("procedure_b", plan=True)
