@@ -21,6 +21,8 @@ description:
   - When the play published a C(runbook_report) record (the C(runbook.rollback.report) role does, with
     C(set_stats)), prints each runbook step's time against the runbook's budget and writes the incident
     report (C(report.json), C(report.md), C(report.html), C(postmortem.md), C(timeline.json)) on the controller.
+  - Several hosts write their reports under C(<incident>/<host>/); a fleet (the record names the play's hosts)
+    also gets one report at C(<incident>/), a row per host, the hosts never reached included.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 requirements:
@@ -43,6 +45,7 @@ from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils import report as incident_report
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report_fleet
 
 try:
     from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
@@ -218,6 +221,9 @@ class CallbackModule(CallbackBase):
         self.version = None
         self.started = time.time()
         self.steps = {}
+        # A fleet's hosts run the same steps one batch after another: each host's own steps too, for its report.
+        self.host_steps = {}
+        self.last_seen = {}
         self.disabled = False
 
     # -- recording -----------------------------------------------------------------------------
@@ -237,12 +243,28 @@ class CallbackModule(CallbackBase):
     def _count(self, result, outcome):
         # A skipped task does no work: it must not stretch its step to where it was skipped (a
         # procedure's later fallback attempt, skipped, would otherwise span the steps in between).
-        step = self._step_for(result_task(result), extend=outcome != "skipped")
+        task = result_task(result)
+        step = self._step_for(task, extend=outcome != "skipped")
+        host = getattr(getattr(result, "_host", None), "name", None)
+        now = time.time()
         if step is not None:
             step.counts[outcome] += 1
-            host = getattr(getattr(result, "_host", None), "name", None)
             if host and host not in step.hosts:
                 step.hosts.append(host)
+        if step is not None and host:
+            # The host's own step begins when the host finished its task before (its first task's start is
+            # not told per host).
+            steps = self.host_steps.setdefault(host, {})
+            own = steps.get(step.name)
+            if own is None:
+                own = steps[step.name] = Step(step.name, self.last_seen.get(host, now))
+                own.hosts.append(host)
+            if outcome != "skipped":
+                own.ended = max(own.ended, now)
+            own.counts[outcome] += 1
+            own.tasks.add(getattr(task, "_uuid", None))
+        if host:
+            self.last_seen[host] = now
 
     def v2_playbook_on_start(self, playbook):
         name = getattr(playbook, "_file_name", "") or "playbook"
@@ -375,7 +397,34 @@ class CallbackModule(CallbackBase):
             directory = os.path.join(directory, host)
         return os.path.abspath(os.path.expanduser(directory))
 
+    def host_timeline(self, data, host):
+        """The timeline of one host of several: its own steps, from its first to its last."""
+        steps = [s.as_dict() for s in self.host_steps.get(host, {}).values()]
+        if not steps:
+            return data
+        started = min(s.started for s in self.host_steps[host].values())
+        ended = max(s.ended for s in self.host_steps[host].values())
+        status = "failed" if any(s["status"] == "failed" for s in steps) else "ok"
+        summary = data["hosts"].get(host) or {}
+        if summary.get("failures") or summary.get("unreachable"):
+            status = "failed"
+        own = dict(data, started_at=_iso(started), ended_at=_iso(ended), duration=round(ended - started, 3),
+                   status=status, steps=steps, hosts={host: summary})  # fmt: skip
+        return self.with_budgets(own, data.get("procedure"))
+
+    @staticmethod
+    def with_budgets(data, procedure):
+        """A procedure's steps carry the runbook's name and time estimate for them."""
+        data["procedure"] = procedure
+        budgets = incident_report.step_budgets(procedure)
+        for step in data["steps"]:
+            label, budget = budgets.get(step["name"], (None, None))
+            step.update(runbook_step=label, budget=budget)
+        return data
+
     def _report(self, data, host, record, several):
+        if several:
+            data = self.host_timeline(data, host)
         if not record.get("by") or record.get("by") == "unknown":
             # Nobody named in the environment the play saw: the controller's own account ran it.
             record = dict(record, by=controller_user())
@@ -405,12 +454,7 @@ class CallbackModule(CallbackBase):
         data = self.timeline(stats, time.time())
         records = self.records(stats)
         if records:
-            # A procedure's steps carry the runbook's name and time estimate for them.
-            data["procedure"] = records[0][1].get("procedure")
-            budgets = incident_report.step_budgets(data["procedure"])
-            for step in data["steps"]:
-                label, budget = budgets.get(step["name"], (None, None))
-                step.update(runbook_step=label, budget=budget)
+            self.with_budgets(data, records[0][1].get("procedure"))
         self._display.display(self._table(data), screen_only=True)
         directory = self.get_option("dir")
         if directory:
@@ -422,3 +466,20 @@ class CallbackModule(CallbackBase):
                 self._display.display("timeline written to %s" % path, screen_only=True)
         for host, record in records:
             self._report(data, host, record, several=len(records) > 1)
+        if report_fleet.fleet_of(records)[0]:
+            lost = {h for h, s in data["hosts"].items() if s.get("unreachable")}
+            self._fleet_report(data, records, lost)
+
+    def _fleet_report(self, data, records, lost):
+        """A fleet's report, one row per host, in its incident's directory beside each host's own."""
+        report = report_fleet.build_fleet_report(records, data, lost)
+        directory = self._report_dir(records[0][1], records[0][0], several=False)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._put(directory, "report.json", json.dumps(report, indent=2) + "\n")
+            self._put(directory, "report.md", report_fleet.render_fleet_markdown(report))
+            self._put(directory, "report.html", report_fleet.render_fleet_html(report))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            self._display.warning("fleet report not written to %s: %s" % (directory, exc))
+        else:
+            self._display.display("fleet report written to %s: %s" % (directory, report["summary"]), screen_only=True)

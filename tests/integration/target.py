@@ -124,14 +124,19 @@ class RemoteStack(Stack):
 
     host_name = "target-1"
 
-    def __init__(self, root: Path, name: str, echo: bool = True):
+    def __init__(self, root: Path, name: str, echo: bool = True, project: str | None = None):
+        """`name` names the target's container; `project` the compose project (default: the same)."""
         port = free_port()
-        self.target = Target(name, root, ports=(port,), images=app_images())
+        self.target = Target(name, root, ports=(port,), images=self.target_images())
         try:
-            super().__init__(root, name, echo=echo, port=port)
+            super().__init__(root, project or name, echo=echo, port=port)
         except BaseException:
             self.target.remove()
             raise
+
+    def target_images(self) -> list[str]:
+        """The images this machine's engine has that the target's app runs on."""
+        return app_images()
 
     def host_path(self, name: str) -> Path:
         return Path("/srv/rollback") / name
@@ -158,12 +163,16 @@ class RemoteStack(Stack):
     def host_vars(self) -> dict:
         return self.target.host_vars()
 
-    def _make_repository(self) -> None:
-        """The staging app's repository and origin made here, as for a local stack, then copied to the target
-        and its origin pointed at the target's own copy."""
-        work = self.root / "source"
+    def _make_source(self, work: Path) -> None:
+        """The app's repository at work/app with its origin at work/origin.git: the staging app's releases."""
         subprocess.run([sys.executable, str(REPO / "demo" / "releases.py"), "--dest", str(work / "app"),
                         "--origin", str(work / "origin.git")], check=True, capture_output=True, text=True)  # fmt: skip
+
+    def _make_repository(self) -> None:
+        """The app's repository and origin made here, as for a local stack, then copied to the target and its
+        origin pointed at the target's own copy."""
+        work = self.root / "source"
+        self._make_source(work)
         tar = subprocess.run(["tar", "-C", str(work), "-cf", "-", "app", "origin.git"], capture_output=True, check=True)
         self.host(["sh", "-c", f"mkdir -p {self.app_dir.parent} && tar -C {self.app_dir.parent} -xf -"],
                   stdin=tar.stdout, text=False)  # fmt: skip
