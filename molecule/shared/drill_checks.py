@@ -5,11 +5,16 @@ import json
 import os
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-# Each drill keeps its stack in molecule's ephemeral directory (its inventory.yml says so).
-STAGING = os.path.join(EPHEMERAL, "staging")
+# Each drill keeps its stack in molecule's ephemeral directory (its inventory.yml says so), or on a host of its
+# own where its molecule.yml says (DRILL_STAGING).
+STAGING = os.environ.get("DRILL_STAGING") or os.path.join(EPHEMERAL, "staging")
 STATE = os.path.join(STAGING, "state")
 INCIDENTS = os.path.join(STATE, "incidents")
+# On this machine (the controller) whatever the drill's host: the timelines, and a host of its own's reports
+# and users' traffic.
 TIMELINES = os.path.join(EPHEMERAL, "timelines")
+REPORTS = os.path.join(EPHEMERAL, "incidents")
+TRAFFIC = os.path.join(EPHEMERAL, "traffic")
 SERVICES = {
     "postgres", "redis", "auth-service", "chat-service", "billing-service",
     "analytics-service", "email-worker", "api-gateway", "frontend",
@@ -51,3 +56,14 @@ def files(host, directory, suffix):
     """The directory's files ending in suffix, oldest first (their names start with a UTC timestamp)."""
     names = host.check_output("ls -1 %s", directory).splitlines()
     return [os.path.join(directory, name) for name in sorted(names) if name.endswith(suffix)]
+
+
+def here_json(path):
+    """A JSON file of this machine (the controller)."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def here_files(directory, suffix):
+    """This machine's files of the directory ending in suffix, oldest first (names start with a UTC timestamp)."""
+    return [os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(suffix)]

@@ -197,3 +197,38 @@ def new_remote_stack(prefix: str = "rbremote"):
             st.destroy()
         shutil.rmtree(root, ignore_errors=True)
 
+
+def ssh_config(target: Target, alias: str) -> str:
+    """An ssh_config naming the target `alias`: how Ansible (-F) and testinfra reach it with nothing templated."""
+    return "\n".join([
+        f"Host {alias}", "  HostName 127.0.0.1", f"  Port {target.ssh_port}", "  User root",
+        f"  IdentityFile {target.key}", "  IdentitiesOnly yes", f"  UserKnownHostsFile {target.known_hosts}",
+        "  StrictHostKeyChecking yes", "",
+    ])  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A drill's target host (molecule/default): `up` starts it with the staging app's images and writes its key,
+    known host key and ssh_config (naming it `--alias`) into `--dir`; `down` removes it and its engine's volume."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("action", choices=("up", "down"))
+    parser.add_argument("--name", required=True, help="the target's container")
+    parser.add_argument("--dir", type=Path, help="where its key, known_hosts and ssh_config go (up)")
+    parser.add_argument("--alias", default="target", help="the host name ssh_config gives it (up)")
+    parser.add_argument("--port", type=int, action="append", default=[], help="a port published as itself (up)")
+    args = parser.parse_args(argv)
+    if args.action == "down":
+        subprocess.run(["docker", "rm", "--force", "--volumes", args.name], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", "--force", f"{args.name}-engine"], capture_output=True, check=False)
+        return 0
+    args.dir.mkdir(parents=True, exist_ok=True)
+    target = Target(args.name, args.dir, ports=tuple(args.port), images=app_images())
+    (args.dir / "ssh_config").write_text(ssh_config(target, args.alias))
+    print(f"target {args.name}: ssh on 127.0.0.1:{target.ssh_port}, ports {args.port}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

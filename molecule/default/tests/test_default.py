@@ -1,17 +1,21 @@
 """After the drill: the broken release was detected from the metrics and rolled back, and the
-staging stack runs the good release again, healthy end to end."""
+staging stack runs the good release again, healthy end to end. The stack, its history and its decisions are
+on the drill's host (read over SSH); the timeline, the report and the users' traffic on this machine."""
 
 import os
 
 from drill_checks import (
     DATA_SERVICES,
     INCIDENTS,
+    REPORTS,
     SERVICES,
     STAGING,
     TIMELINES,
+    TRAFFIC,
     containers,
-    files,
     get,
+    here_files,
+    here_json,
     history,
     read_json,
 )
@@ -82,14 +86,14 @@ def test_data_services_were_not_restarted(host):
 
 def test_users_saw_the_switch_back(host):
     # The first converge's traffic: the broken release, then the good one.
-    result = read_json(host, files(host, STAGING + "/traffic", ".json")[0])
+    result = here_json(here_files(TRAFFIC, ".json")[0])
     assert result["versions_seen"] == ["v1.2.4", "v1.2.3"], result["versions_seen"]
     assert result["requests"] > 0 and result["failed"] > 0
 
 
 def test_timeline_reports_every_step(host):
     # The first converge's timeline: detection and rollback, step by step.
-    timeline = read_json(host, files(host, TIMELINES, "-converge.json")[0])
+    timeline = here_json(here_files(TIMELINES, "-converge.json")[0])
     assert timeline["status"] == "ok"
     steps = {step["name"]: step for step in timeline["steps"]}
     assert [name for name in steps if name in STEPS] == STEPS
@@ -99,8 +103,8 @@ def test_timeline_reports_every_step(host):
 
 
 def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(host):
-    incident = os.path.join(INCIDENTS, "drill")
-    report = read_json(host, os.path.join(incident, "report.json"))
+    incident = os.path.join(REPORTS, "drill")
+    report = here_json(os.path.join(incident, "report.json"))
     assert (report["procedure"], report["status"], report["to_version"]) == ("A", "ok", "v1.2.3")
     steps = {step["name"]: step for step in report["steps"]}
     assert all(name in steps for name in STEPS), sorted(steps)
@@ -118,4 +122,7 @@ def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(
     assert items["Issue identified and documented"]["state"] == "done"
     assert items["Health checks passing"]["state"] == "done" and items["Post-mortem scheduled"]["state"] == "open"
     for name in ("report.md", "report.html", "postmortem.md"):
-        assert host.file(os.path.join(incident, name)).size > 0, name
+        assert os.path.getsize(os.path.join(incident, name)) > 0, name
+    # A copy of the run's record stays on the drill's host.
+    copies = host.check_output("ls -1 %s", INCIDENTS + "/drill").split()
+    assert any(name.startswith("run-") and name.endswith(".json") for name in copies), copies
