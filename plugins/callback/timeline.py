@@ -224,6 +224,8 @@ class CallbackModule(CallbackBase):
         # A fleet's hosts run the same steps one batch after another: each host's own steps too, for its report.
         self.host_steps = {}
         self.last_seen = {}
+        # Hosts that stopped answering: host -> (step, task) it was in.
+        self.lost = {}
         self.disabled = False
 
     # -- recording -----------------------------------------------------------------------------
@@ -308,6 +310,10 @@ class CallbackModule(CallbackBase):
             self._count(result, "ignored")
         else:
             self._count(result, "unreachable")
+            host = getattr(getattr(result, "_host", None), "name", None)
+            task = result_task(result)
+            if host and host not in self.lost:
+                self.lost[host] = (step_name(task), getattr(task, "name", "") or getattr(task, "action", ""))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if ignore_errors:
@@ -397,6 +403,18 @@ class CallbackModule(CallbackBase):
             directory = os.path.join(directory, host)
         return os.path.abspath(os.path.expanduser(directory))
 
+    def lost_line(self, host):
+        """The one line for a host that stopped answering: where it was, and what is known of its stack."""
+        step, task = self.lost[host]
+        done = [s.name for s in self.host_steps.get(host, {}).values() if s.status == "ok" and s.name != step]
+        where = "in step %s (task %r)" % (step, task) if step else "at task %r" % task
+        known = ("after %s" % ", ".join(done)) if done else "before any step was done"
+        return (
+            "%s stopped answering %s, %s%s: its stack may be part-way through this run, and its lock (if this run "
+            "took it) stays on it; once it answers, the next run finds that lock stale and takes over with "
+            "-e break_lock=true" % (host, where, known, (" (version %s asked)" % self.version) if self.version else "")
+        )
+
     def host_timeline(self, data, host):
         """The timeline of one host of several: its own steps, from its first to its last."""
         steps = [s.as_dict() for s in self.host_steps.get(host, {}).values()]
@@ -469,6 +487,9 @@ class CallbackModule(CallbackBase):
         if report_fleet.fleet_of(records)[0]:
             lost = {h for h, s in data["hosts"].items() if s.get("unreachable")}
             self._fleet_report(data, records, lost)
+        # The run's last words: a host that stopped answering, and what is known of its stack.
+        for host in sorted(self.lost):
+            self._display.display(self.lost_line(host), screen_only=True)
 
     def _fleet_report(self, data, records, lost):
         """A fleet's report, one row per host, in its incident's directory beside each host's own."""

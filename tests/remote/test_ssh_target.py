@@ -4,7 +4,8 @@ target with its own filesystem and Docker engine, reached over SSH with a key, r
 State, lock, history, backups and the incident's files stay on the target; the incident report, and the
 logs and evidence fetched from the target, are on the controller (rollback_report_dir); nothing is
 written on the controller under the target's paths. The tests share one target and run in file order:
-v1.2.4 rolled back by A, v1.3.0's lost chats restored by B, v1.2.5's billing pinned back by C, then D."""
+v1.2.4 rolled back by A (after a first attempt the target stopped answering in), v1.3.0's lost chats
+restored by B, v1.2.5's billing pinned back by C, then D."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def assert_nothing_under_target_paths_here(stack) -> None:
     assert not stack.app_dir.parent.exists(), f"{stack.app_dir.parent} was written on the controller"
 
 
-def test_assess_then_procedure_a_over_ssh(stack):
+def test_assess_then_procedure_a_over_ssh_through_a_target_that_stopped_answering(stack):
     stack.seed("v1.2.3")
     stack.seed("v1.2.4", result="failed")
     assert stack.get("/api/chats/health")[1].get("version") == "v1.2.4"
@@ -61,7 +62,26 @@ def test_assess_then_procedure_a_over_ssh(stack):
     assert run.rc == 0, run.output
     decision = stack.decision("inc-ra")
     assert (decision["priority"], decision["procedure"], decision["last_known_good"]) == ("critical", "A", "v1.2.3")
+    # The target stops answering mid-rollback (its sshd killed as the staged restart begins): the run ends with
+    # one line saying where it was and what is known of the stack; its lock stays on the target.
+    lost = stack.start_playbook("procedure_a", incident="inc-ra")
+    seen = []
+    for line in lost.stdout:
+        seen.append(line)
+        if line.startswith("TASK [runbook.rollback.staged_restart"):
+            stack.target.exec(["pkill", "-x", "sshd"])
+            break
+    seen += lost.stdout.readlines()
+    assert lost.wait(timeout=300) != 0, "".join(seen)
+    last = seen[-1]
+    assert last.startswith("target-1 stopped answering in step staged_restart"), "".join(seen[-40:])
+    assert "after preflight, notify, stop, checkout" in last and "-e break_lock=true" in last, last
+    assert stack.read(stack.state_dir / "lock") is not None
+    # Once it answers, the next run finds that lock stale and says how to take over; told to, it completes.
+    stack.target.exec(["/usr/sbin/sshd"])
     run = stack.playbook("procedure_a", incident="inc-ra")
+    assert run.rc != 0 and "the lock is stale: the run that took it is gone" in run.output, run.output[-3000:]
+    run = stack.playbook("procedure_a", incident="inc-ra", break_lock=True)
     assert run.rc == 0, run.output
     assert "target-1" in run.output and "unreachable=0" in run.output
     # The target runs the good release, its history says so, its lock is gone.
