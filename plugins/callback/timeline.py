@@ -406,7 +406,9 @@ class CallbackModule(CallbackBase):
     def lost_line(self, host):
         """The one line for a host that stopped answering: where it was, and what is known of its stack."""
         step, task = self.lost[host]
-        done = [s.name for s in self.host_steps.get(host, {}).values() if s.status == "ok" and s.name != step]
+        # The runbook's steps it got through (a procedure's own tasks, procedure_a, are not one).
+        done = [s.name for s in self.host_steps.get(host, {}).values()
+                if s.status == "ok" and s.name != step and not s.name.startswith("procedure_")]  # fmt: skip
         where = "in step %s (task %r)" % (step, task) if step else "at task %r" % task
         known = ("after %s" % ", ".join(done)) if done else "before any step was done"
         return (

@@ -75,7 +75,7 @@ def test_assess_then_procedure_a_over_ssh_through_a_target_that_stopped_answerin
     assert lost.wait(timeout=300) != 0, "".join(seen)
     last = seen[-1]
     assert last.startswith("target-1 stopped answering in step staged_restart"), "".join(seen[-40:])
-    assert "after preflight, notify, stop, checkout" in last and "-e break_lock=true" in last, last
+    assert "after preflight, stop, checkout:" in last and "-e break_lock=true" in last, last
     assert stack.read(stack.state_dir / "lock") is not None
     # Once it answers, the next run finds that lock stale and says how to take over; told to, it completes.
     stack.target.exec(["/usr/sbin/sshd"])
