@@ -484,18 +484,21 @@ class CallbackModule(CallbackBase):
                 self._display.warning("runbook timeline not written to %s: %s" % (directory, exc))
             else:
                 self._display.display("timeline written to %s" % path, screen_only=True)
+        fleet = bool(report_fleet.fleet_of(records)[0])
         for host, record in records:
-            self._report(data, host, record, several=len(records) > 1)
-        if report_fleet.fleet_of(records)[0]:
+            # A fleet's hosts each have their directory, even when one alone published a record.
+            self._report(data, host, record, several=len(records) > 1 or fleet)
+        if fleet:
             lost = {h for h, s in data["hosts"].items() if s.get("unreachable")}
-            self._fleet_report(data, records, lost)
+            failed = {h for h, s in data["hosts"].items() if s.get("failures")}
+            self._fleet_report(data, records, lost, failed)
         # The run's last words: a host that stopped answering, and what is known of its stack.
         for host in sorted(self.lost):
             self._display.display(self.lost_line(host), screen_only=True)
 
-    def _fleet_report(self, data, records, lost):
+    def _fleet_report(self, data, records, lost, failed):
         """A fleet's report, one row per host, in its incident's directory beside each host's own."""
-        report = report_fleet.build_fleet_report(records, data, lost)
+        report = report_fleet.build_fleet_report(records, data, lost, failed)
         directory = self._report_dir(records[0][1], records[0][0], several=False)
         try:
             os.makedirs(directory, exist_ok=True)

@@ -10,10 +10,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.runbook.rollback.plugins.plugin_utils import fleet
 
 
-def fleet_end(hosts, runs, ended, run_id, batch, max_fail_percentage=0, canary=False):
-    if not all(isinstance(value, (list, tuple)) for value in (hosts, runs, ended, batch)):
-        raise AnsibleFilterError("fleet_end: expects hosts, run records, end marks and the batch as lists")
-    rows = fleet.host_rows(list(hosts), list(runs), list(ended), str(run_id or ""), canary)
+def fleet_end(hosts, started, ended, failures, runs, run_id, batch, max_fail_percentage=0, canary=0):
+    if not all(isinstance(value, (list, tuple)) for value in (hosts, started, ended, failures, runs, batch)):
+        raise AnsibleFilterError("fleet_end: expects hosts, their marks, failures, records and the batch as lists")
+    rows = fleet.host_rows(list(hosts), list(started), list(ended), list(failures), list(runs), str(run_id or ""),
+                           canary)  # fmt: skip
     end = fleet.batch_end(rows, list(batch), max_fail_percentage)
     lines = ["%s: %s" % (fleet.label(row), row["text"]) for row in rows]
     return dict(end, rows=rows, summary=fleet.summary(rows), text="; ".join(lines))

@@ -29,7 +29,7 @@ import uuid
 
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z_]+(-[A-Za-z0-9._-]+)?$")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-TAGS = ("manual", "pre_deploy", "before_rollback")
+TAGS = ("manual", "pre_deploy", "before_rollback", "imported")
 CHUNK = 1 << 20
 
 
@@ -432,6 +432,12 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         "consistent": True,
         "verified": True,
     }
+    write_sidecar(meta_path, meta)
+    return meta
+
+
+def write_sidecar(meta_path, meta):
+    """Write a sidecar whole or not at all: a temporary file, synced, renamed into place."""
     tmp = meta_path + ".tmp"
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "w") as fh:
         json.dump(meta, fh, indent=2, sort_keys=True)
@@ -439,4 +445,3 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
         fh.flush()
         os.fsync(fh.fileno())
     os.rename(tmp, meta_path)
-    return meta

@@ -21,21 +21,28 @@ SCHEMA = 1
 
 
 def fleet_of(records):
-    """The fleet's hosts in the play's order, from the first record that names them ([] for none)."""
+    """The fleet's hosts in the play's order and how many went first as canaries, from the first record that
+    names them (([], 0) for none)."""
     for _host, record in records:
         hosts = record.get("fleet")
         if isinstance(hosts, list) and len(hosts) > 1:
-            return [str(h) for h in hosts], bool(record.get("canary"))
-    return [], False
+            try:
+                canary = int(record.get("canary") or 0)
+            except (TypeError, ValueError):
+                canary = 0
+            return [str(h) for h in hosts], canary
+    return [], 0
 
 
-def build_fleet_report(records, timeline, lost=()):
+def build_fleet_report(records, timeline, lost=(), failed=()):
     """The fleet's report.json: its incident, procedure, status and one row per host.
 
-    ``records`` are (host, record) of the hosts that published one; ``lost`` the hosts the play found
-    unreachable. A host with neither was not reached."""
+    ``records`` are (host, record) of the hosts that published one, of this run (the first record's run id);
+    ``lost`` the hosts the play found unreachable, ``failed`` those with a failed task. A host without a
+    record failed before its run began (refused) or stopped answering, or was not reached."""
     hosts, canary = fleet_of(records)
-    published = dict(records)
+    run_id = records[0][1].get("run_id") if records else None
+    published = {host: record for host, record in records if record.get("run_id") == run_id}
     rows = []
     for index, host in enumerate(hosts):
         record = published.get(host)
@@ -43,8 +50,9 @@ def build_fleet_report(records, timeline, lost=()):
             state = "failed" if record.get("result") == "failed" else "done"
             to_version, reason = record.get("to_version") or "", record.get("reason") or ""
         else:
-            state, to_version, reason = ("lost" if host in lost else "not reached"), "", ""
-        rows.append({"host": host, "canary": canary and index == 0, "state": state, "to_version": to_version,
+            state = "lost" if host in lost else "failed" if host in failed else "not reached"
+            to_version, reason = "", ""
+        rows.append({"host": host, "canary": index < canary, "state": state, "to_version": to_version,
                      "from_version": (record or {}).get("from_version") or "", "reason": reason,
                      "text": fleet.row_text(state, to_version, reason),
                      "report": "%s/report.md" % host if record is not None else None})  # fmt: skip

@@ -6,6 +6,7 @@ lists, and none of the staging app's (inventory/staging_app is not a source here
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -29,21 +30,36 @@ def test_a_stack_started_by_hand_is_adopted_as_the_release_it_runs(shop):
     git(shop.app_dir, "checkout", "--quiet", "--detach", "refs/tags/v1.0.0")
     up = shop.compose("up", "--detach", "--wait", "--wait-timeout", "300", "--build", check=False)
     assert up.returncode == 0, up.stderr[-2000:]
-    for item in ("tea", "cake"):
+    # Another tool's nightly dumps on the host, of the database as it was after each order: plain SQL as
+    # pg_dump writes it by default, then the same gzipped.
+    nightly = shop.root / "nightly"
+    nightly.mkdir()
+    for item, name in (("tea", "shop-1.sql"), ("cake", "shop-2.sql.gz")):
         assert shop.http("POST", "/orders", {"item": item})[0] == 201
+        dump = shop.compose("exec", "-T", "db", "runuser", "-u", "postgres", "--", "pg_dump", "-U", "shop", "shop",
+                            text=False).stdout  # fmt: skip
+        (nightly / name).write_bytes(gzip.compress(dump) if name.endswith(".gz") else dump)
     running = shop.containers()
 
     # A compose file edited on the host: what runs may not be the release; refused, nothing written.
     compose = shop.app_dir / "compose.yaml"
     compose.write_text(compose.read_text() + "# tuned by hand\n")
-    run = shop.playbook("adopt")
+    run = shop.playbook("adopt", dumps=str(nightly))
     assert run.rc != 0 and "local changes to compose.yaml in " in fatal_line(run)
     assert shop.history() == [] and shop.containers() == running
+    assert not (shop.state_dir / "backups").exists()
     git(shop.app_dir, "checkout", "--quiet", "--", "compose.yaml")
 
-    run = shop.playbook("adopt")
+    run = shop.playbook("adopt", dumps=str(nightly))
     assert run.rc == 0, run.output[-3000:]
     (entry,) = shop.history()
+    # The dumps are backups a restore can use: custom-format archives with sidecars, their rows counted.
+    sidecars = [json.loads(p.read_text()) for p in sorted((shop.state_dir / "backups").glob("*-imported-*.json"))]
+    assert sorted((s["imported_from"], s["row_counts"]["Order"]) for s in sidecars) == [
+        ("shop-1.sql", 1), ("shop-2.sql.gz", 2)]  # fmt: skip
+    assert all(s["verified"] and s["version"] is None for s in sidecars), sidecars
+    listing = shop.playbook("restore", list=True)
+    assert listing.rc == 0 and all(s["id"] in listing.output for s in sidecars), listing.output[-3000:]
     assert (entry["version"], entry["procedure"], entry["result"]) == ("v1.0.0", "adopt", "verified")
     # Nothing restarted; the builds that run are kept as v1.0.0's own.
     assert shop.containers() == running

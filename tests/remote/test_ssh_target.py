@@ -87,8 +87,9 @@ def test_assess_then_procedure_a_over_ssh_through_a_target_that_stopped_answerin
     # The target runs the good release, its history says so, its lock is gone.
     assert stack.get("/api/chats/health")[1].get("version") == "v1.2.3"
     last = stack.history()[-1]
+    # The run that took over found the work tree already at v1.2.3 (the lost run had checked it out).
     summary = (last["procedure"], last["version"], last["result"], last["from_version"])
-    assert summary == ("A", "v1.2.3", "verified", "v1.2.4"), last
+    assert summary == ("A", "v1.2.3", "verified", "v1.2.3"), last
     assert stack.read(stack.state_dir / "lock") is None
     # The report is on the controller, under rollback_report_dir; nothing went to the target's paths here.
     report = assert_report(stack.controller, "inc-ra", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))
