@@ -16,8 +16,8 @@ description:
     into O(dir) with a sidecar like any backup's (M(runbook.rollback.db_backup)), tag C(imported), the source's
     name, format and sha256 recorded. The scratch database is dropped whatever happens.
   - Plain SQL as C(pg_dump) writes it by default, gzipped plain SQL, and custom-format archives are read.
-  - The sidecar records no release (which one the dump was taken on is not known): a restore of it is given
-    one (C(-e version)).
+  - The sidecar records no release, since which one the dump was taken on is not known; a restore of it is
+    given one (C(-e version)).
   - A source already imported (same sha256) is not imported again; the source files are only read.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
