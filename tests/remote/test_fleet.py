@@ -138,6 +138,10 @@ def test_a_fleet_rolls_back_canary_first_and_stops_at_the_host_that_fails(fleet)
     # The second host's orders table is gone: the release rolled back to starts, but takes no order there.
     failing.sql('DROP TABLE "Order"')
     untouched = unreached.containers()
+    # A batch that is no count: refused in one line before the first task, nothing touched.
+    run = fleet.playbook("procedure_a", version="v1.0.0", batch="a few")
+    assert run.rc != 0 and "batch a number of hosts or a percentage (2, 25%)" in run.output, run.output[-2000:]
+    assert "TASK [" not in run.output and all(m.history() == [] for m in fleet.members)
 
     with notifying(fleet) as receiver:
         run = fleet.playbook("procedure_a", version="v1.0.0", incident="inc-fleet", batch=1)
