@@ -52,13 +52,16 @@ def kind_of(path):
 
 
 def sources_in(directory):
-    """The dump files of `directory`, by name (a file that is not one of SUFFIXES is not a dump)."""
+    """The dump files of `directory`, by name (a file that is not one of SUFFIXES is not a dump, and a dump with
+    a sidecar beside it is a backup of our own)."""
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
         raise BackupError("no directory %s to import dumps from" % directory) from None
+    ours = {n[: -len(".json")] for n in names if n.endswith(".json")}
     return [os.path.join(directory, n) for n in names
-            if n.endswith(SUFFIXES) and os.path.isfile(os.path.join(directory, n))]  # fmt: skip
+            if n.endswith(SUFFIXES) and os.path.isfile(os.path.join(directory, n))
+            and not (n.endswith(".dump") and n[: -len(".dump")] in ours)]  # fmt: skip
 
 
 def source_stem(path):
@@ -138,7 +141,9 @@ def import_dump(compose, directory, database, source, tables=(), now=None):
         shutil.rmtree(work, ignore_errors=True)
         if os.path.exists(partial):
             os.unlink(partial)
-        _psql(compose, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % scratch)
+        # WITH (FORCE) ends a session left in it (PostgreSQL 13 and later); older servers drop it plainly.
+        if _psql(compose, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % scratch)[0] != 0:
+            _psql(compose, 'DROP DATABASE IF EXISTS "%s"' % scratch)
     meta = {
         "id": backup_id,
         "tag": TAG,
