@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request, validate_url
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import MISSING, json_at, request, validate_url
 
 
 def validate_endpoints(endpoints):
@@ -29,16 +29,12 @@ def validate_endpoints(endpoints):
 
 def version_of(response, version_key="version", version_header=None):
     """The version an answer reports: the header ``version_header`` when it is named, else the JSON body's
-    ``version_key`` (a dotted path such as ``build.version``); None when it says none."""
+    ``version_key`` (a dotted path such as ``build.version`` or ``items.0.version``); None when it says none."""
     if version_header:
         value = (response.get("headers") or {}).get(str(version_header).lower())
         return value.strip() or None if isinstance(value, str) else None
-    body = response.get("json")
-    for part in str(version_key or "version").split("."):
-        if not isinstance(body, dict) or body.get(part) is None:
-            return None
-        body = body[part]
-    return None if isinstance(body, (dict, list)) else str(body)
+    value = json_at(response.get("json"), version_key or "version")
+    return None if value is MISSING or value is None or isinstance(value, (dict, list)) else str(value)
 
 
 def evaluate(name, url, response, expect_version=None, version_key="version", version_header=None):

@@ -92,3 +92,20 @@ def request(method, url, payload=None, headers=None, timeout=5.0, tls=None):
         decoded, is_json = None, False
     return {"status": status, "body": text, "json": decoded, "is_json": is_json, "error": error, "ms": ms,
             "headers": answer_headers}
+
+
+# What json_at returns for a key the answer does not have (None is a value an answer may hold).
+MISSING = object()
+
+
+def json_at(body, key):
+    """The value at a dotted key of a decoded JSON answer (``data.token``, ``items.0.id``), or MISSING."""
+    node = body
+    for part in str(key).split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    return node

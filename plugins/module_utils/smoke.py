@@ -30,7 +30,7 @@ import secrets
 import time
 import urllib.parse
 
-from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request, validate_url
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import MISSING, json_at, request, validate_url
 
 STEP_KEYS = frozenset(("name", "method", "path", "url", "headers", "json", "status", "expect", "capture",
                        "new_account"))  # fmt: skip
@@ -40,7 +40,6 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(r"(?=.{1,253}$)%s(?:\.%s)*" % (_LABEL, _LABEL))
-_MISSING = object()
 
 
 class SmokeError(ValueError):
@@ -141,19 +140,6 @@ def validate_steps(steps):
     return out
 
 
-def dig(body, key):
-    """The value at a dotted key of a JSON answer (``data.token``, ``items.0.id``), or _MISSING."""
-    node = body
-    for part in str(key).split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
-
-
 def substitute(value, variables, quote=False, keep_type=False):
     """${name} replaced in every string of value (percent-encoded with quote). With keep_type a string that is
     one variable alone becomes that value as captured (a number stays a number in a JSON body)."""
@@ -189,15 +175,15 @@ def judge(step, resp):
     if not resp["is_json"]:
         return "answer is not JSON", {}
     for key, value in wanted.items():
-        got = dig(body, key)
-        if got is _MISSING:
+        got = json_at(body, key)
+        if got is MISSING:
             return "answer has no %s" % key, {}
         if got != value:
             return "%s is %s, expected %s" % (key, _short(got), _short(value)), {}
     captured = {}
     for var, key in captures.items():
-        got = dig(body, key)
-        if got is _MISSING or got in (None, ""):
+        got = json_at(body, key)
+        if got is MISSING or got in (None, ""):
             return "answer has no %s" % key, {}
         captured[var] = got
     return None, captured
