@@ -97,7 +97,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup_import imp
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            **compose_options(required=True),
+            **compose_options(required=False),
             src=dict(type="path", required=True),
             dir=dict(type="path", required=True),
             database=dict(type="str", required=True),
@@ -107,6 +107,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if not p["compose_argv"]:
+        module.fail_json(msg="compose_argv is required: the docker compose command line of the project")
     try:
         if os.path.isdir(p["src"]):
             sources = sources_in(p["src"])

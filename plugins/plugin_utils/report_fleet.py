@@ -96,7 +96,10 @@ def render_fleet_markdown(report):
 
 def render_fleet_html(report):
     r = report
-    e = lambda value: html.escape("" if value is None else str(value), quote=True)  # noqa: E731
+
+    def e(value):
+        return html.escape("" if value is None else str(value), quote=True)
+
     title = "Incident %s \u2014 Procedure %s on a fleet of %d hosts" % (r["incident"], r["procedure"], len(r["hosts"]))
     rows = "".join(
         "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (

@@ -23,8 +23,8 @@ def test_a_directory_gives_its_dumps_but_not_our_own_backups_or_other_files(tmp_
                  "20261201T000000Z-manual.dump", "20261201T000000Z-manual.json"):  # fmt: skip
         (tmp_path / name).write_text("x")
     (tmp_path / "old.sql").mkdir()
-    assert [p.rsplit("/", 1)[-1] for p in sources_in(str(tmp_path))] == ["nightly-1.sql", "nightly-2.sql.gz",
-                                                                          "weekly.backup"]  # fmt: skip
+    found = [p.rsplit("/", 1)[-1] for p in sources_in(str(tmp_path))]
+    assert found == ["nightly-1.sql", "nightly-2.sql.gz", "weekly.backup"]
     with pytest.raises(BackupError, match=r"no directory .* to import dumps from"):
         sources_in(str(tmp_path / "missing"))
 
