@@ -15,7 +15,16 @@ description:
     into the O(service) container), its rows counted and checksummed there, then dumped in the custom format
     into O(dir) with a sidecar like any backup's (M(runbook.rollback.db_backup)), tag C(imported), the source's
     name, format and sha256 recorded. The scratch database is dropped whatever happens.
-  - Plain SQL as C(pg_dump) writes it by default, gzipped plain SQL, and custom-format archives are read.
+  - Plain SQL as C(pg_dump) writes it by default, gzipped plain SQL, and custom-format archives are read. Every
+    source is read through first and refused in one line when it is empty, cut short (a plain dump without
+    pg_dump's closing line), unreadable, or holds a line that would act outside the database it is loaded into
+    (C(\connect), C(\!), C(CREATE), C(DROP) or C(ALTER DATABASE), as C(pg_dump --create --clean) writes);
+    a dump that holds no table is not imported.
+  - A plain dump is loaded as it is, so the roles its owners and grants name must exist in the server; a custom
+    archive is loaded without owners and grants.
+  - Every table of a dump has its rows counted and checksummed (its own name in C(public), C(schema.name)
+    elsewhere). The backup's time is the archive's own for a custom one, else the file's modification time
+    (recorded as such in C(created_at_from)).
   - The sidecar records no release, since which one the dump was taken on is not known; a restore of it is
     given one (C(-e version)).
   - A source already imported (same sha256) is not imported again; the source files are only read.
@@ -29,7 +38,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Lists the dumps that would be imported, and imports nothing.
+    details: Reads every dump through and lists those that would be imported; loads nothing.
 options:
   src:
     description: A dump file, or a directory of dump files, on the target.
@@ -43,13 +52,6 @@ options:
     description: The database the dumps are of (the sidecars name it; the scratch databases are named after it).
     type: str
     required: true
-  tables:
-    description:
-      - Tables whose rows are counted and checksummed into the sidecar, named as the database has them.
-      - "V([]) is every table of the dump: its own name in C(public), C(schema.name) elsewhere."
-    type: list
-    elements: str
-    default: []
   timeout:
     description: Seconds for each call into the container.
     type: float
@@ -87,11 +89,18 @@ skipped:
 """
 
 import os
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, Compose, compose_options
-from ansible_collections.runbook.rollback.plugins.module_utils.backup_import import import_dump, sources_in
+from ansible_collections.runbook.rollback.plugins.module_utils.backup_import import (
+    SUFFIXES,
+    check_source,
+    import_dump,
+    sources_in,
+)
+from ansible_collections.runbook.rollback.plugins.module_utils.restore import check_db_name
 
 
 def main():
@@ -101,7 +110,6 @@ def main():
             src=dict(type="path", required=True),
             dir=dict(type="path", required=True),
             database=dict(type="str", required=True),
-            tables=dict(type="list", elements="str", default=[]),
             timeout=dict(type="float", default=1800),
         ),
         supports_check_mode=True,
@@ -117,14 +125,18 @@ def main():
         else:
             raise BackupError("no dump %s to import" % p["src"])
         if not sources:
-            raise BackupError("no dump in %s (files ending %s)" % (p["src"], ", ".join((".sql", ".sql.gz", ".dump"))))
+            raise BackupError("no dump in %s (files ending %s)" % (p["src"], ", ".join(SUFFIXES)))
+        check_db_name(p["database"])
         if module.check_mode:
+            # Every source read through (whole, and nothing in it acting outside its database); nothing loaded.
+            for source in sources:
+                check_source(source)
             module.exit_json(changed=True, backups=[], imported=[os.path.basename(s) for s in sources], skipped=[])
         compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
                           db_user=p["db_user"])  # fmt: skip
         backups, imported, skipped = [], [], []
         for source in sources:
-            meta, made = import_dump(compose, p["dir"], p["database"], source, p["tables"])
+            meta, made = import_dump(compose, p["dir"], p["database"], source)
             backups.append(meta)
             if made:
                 imported.append(os.path.basename(source))
@@ -133,6 +145,8 @@ def main():
         module.exit_json(changed=bool(imported), backups=backups, imported=imported, skipped=skipped)
     except BackupError as exc:
         module.fail_json(msg=str(exc))
+    except subprocess.TimeoutExpired:
+        module.fail_json(msg="importing %s: a call took longer than timeout (%s s)" % (p["src"], p["timeout"]))
     except OSError as exc:
         module.fail_json(msg="importing %s failed: %s" % (p["src"], exc.strerror or exc))
 

@@ -8,7 +8,13 @@ import gzip
 import pytest
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, check_id, make_id
-from ansible_collections.runbook.rollback.plugins.module_utils.backup_import import kind_of, source_stem, sources_in
+from ansible_collections.runbook.rollback.plugins.module_utils.backup_import import (
+    archive_time,
+    check_source,
+    kind_of,
+    source_stem,
+    sources_in,
+)
 
 
 def test_the_format_is_read_from_the_file_not_its_name(tmp_path):
@@ -29,9 +35,44 @@ def test_a_directory_gives_its_dumps_but_not_our_own_backups_or_other_files(tmp_
         sources_in(str(tmp_path / "missing"))
 
 
-@pytest.mark.parametrize("name, stem", [("shop-2026-12-01.sql.gz", "shop-2026-12-01"), ("db dump.sql", "db_dump"),
-                                        ("x.dump", "x"), (".sql", "dump")])  # fmt: skip
+@pytest.mark.parametrize("name, stem", [("shop-1.sql.gz", "shop-1.sql.gz"), ("db dump.sql", "db_dump.sql"),
+                                        ("x.dump", "x.dump"), ("..", "dump")])  # fmt: skip
 def test_the_backup_id_names_the_source_and_is_a_valid_id(name, stem):
     assert source_stem(name) == stem
     when = datetime.datetime(2026, 12, 1, 2, 0, tzinfo=datetime.timezone.utc)
     assert check_id(make_id(when, "imported", source_stem(name))) == "20261201T020000Z-imported-" + stem
+
+
+# The start and end of a plain pg_dump, as version 17 writes them.
+WHOLE = (b"--\n-- PostgreSQL database dump\n--\n\\restrict k3y\nCREATE TABLE t (id int);\n\n"
+         b"--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict k3y\n\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("name, body, refused", [
+    ("empty.sql", b"", "is empty"),
+    ("cut.sql", WHOLE[:40], "does not end as a whole pg_dump does"),
+    ("notes.sql", b"hello\n", "does not end as a whole pg_dump does"),
+    ("other-db.sql", b"\\connect other\n" + WHOLE, r"line 1 would act outside the database .*\\connect other"),
+    ("shell.sql", WHOLE.replace(b"CREATE TABLE", b"\\! rm -rf /\nCREATE TABLE"), r"line 5 would act outside"),
+    ("clean.sql", b"DROP DATABASE app_db;\n" + WHOLE, "DROP DATABASE app_db"),
+    ("create.sql.gz", gzip.compress(b"CREATE DATABASE app_db WITH TEMPLATE = template0;\n" + WHOLE), "CREATE DATABASE"),
+    ("truncated.sql.gz", gzip.compress(WHOLE)[:30], "cannot be read as gzip"),
+])  # fmt: skip
+def test_a_dump_that_is_not_whole_or_acts_outside_its_database_is_refused_before_it_is_loaded(tmp_path, name, body,
+                                                                                              refused):  # fmt: skip
+    (tmp_path / name).write_bytes(body)
+    with pytest.raises(BackupError, match=refused):
+        check_source(str(tmp_path / name))
+
+
+def test_a_whole_dump_plain_or_gzipped_or_an_archive_is_accepted(tmp_path):
+    (tmp_path / "a.sql").write_bytes(WHOLE)
+    (tmp_path / "b.sql.gz").write_bytes(gzip.compress(WHOLE))
+    (tmp_path / "c.dump").write_bytes(b"PGDMP\x01\x0e\x00")
+    assert [check_source(str(tmp_path / n)) for n in ("a.sql", "b.sql.gz", "c.dump")] == ["plain", "gzip", "custom"]
+
+
+def test_a_custom_archive_says_when_it_was_made():
+    listing = ";\n; Archive created at 2026-11-30 02:00:05 UTC\n;     dbname: app_db\n"
+    assert archive_time(listing) == datetime.datetime(2026, 11, 30, 2, 0, 5, tzinfo=datetime.timezone.utc)
+    assert archive_time("; nothing here\n") is None
