@@ -111,6 +111,9 @@ class Target:
             "ansible_user": "root",
             "ansible_ssh_private_key_file": str(self.key),
             "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes",
+            # ansible.cfg turns host key checking off for the local demo, which would put
+            # StrictHostKeyChecking=no ahead of the line above: this host's key is checked.
+            "ansible_host_key_checking": True,
             "ansible_python_interpreter": "/usr/bin/python3",
         }
 
