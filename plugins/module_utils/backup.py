@@ -408,9 +408,7 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
             if rc != 0:
                 raise BackupError("pg_dump of %s failed: %s" % (database, first_line(err, "rc %d" % rc)))
             session.query("COMMIT")
-        entries = list_archive(compose, partial)
-        database_size = size_of(compose, database)
-        os.rename(partial, dump_path)
+        entries, database_size = seal(compose, partial, dump_path, database)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
@@ -434,6 +432,15 @@ def take(compose, directory, database, tables, tag, version=None, now=None):
     }
     write_sidecar(meta_path, meta)
     return meta
+
+
+def seal(compose, partial, dump_path, database):
+    """A finished dump made the backup's: read back by pg_restore, then renamed into place; (its archive's
+    entries, the size of the database it was taken of)."""
+    entries = list_archive(compose, partial)
+    database_size = size_of(compose, database)
+    os.rename(partial, dump_path)
+    return entries, database_size
 
 
 def write_sidecar(meta_path, meta):

@@ -30,14 +30,13 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     BackupError,
     all_tables,
     first_line,
-    list_archive,
     make_id,
     paths,
     read_sidecars,
     row_checksums,
     row_counts,
+    seal,
     sha256_file,
-    size_of,
     write_sidecar,
 )
 
@@ -214,9 +213,7 @@ def import_dump(compose, directory, database, source):
         rc, err, size, dump_digest = compose.stream_to(partial, "pg_dump", "--format=custom", "--dbname=" + scratch)
         if rc != 0:
             raise BackupError("pg_dump of the imported %s failed: %s" % (os.path.basename(source), first_line(err, "")))
-        entries = list_archive(compose, partial)
-        database_size = size_of(compose, scratch)
-        os.rename(partial, dump_path)
+        entries, database_size = seal(compose, partial, dump_path, scratch)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
