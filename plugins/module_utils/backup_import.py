@@ -39,6 +39,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
     sha256_file,
     write_sidecar,
 )
+from ansible_collections.runbook.rollback.plugins.module_utils.restore import psql
 
 TAG = "imported"
 SUFFIXES = (".sql", ".sql.gz", ".dump", ".pgdump", ".backup")
@@ -141,9 +142,15 @@ def _feed(compose, chunks, *command):
     return proc.wait(), err
 
 
-def _psql(compose, sql, database="postgres"):
-    rc, _out, err = compose.run("psql", "--no-psqlrc", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql)
-    return rc, err
+def _drop(compose, scratch):
+    """Drop the scratch database; WITH (FORCE) ends a session left in it (PostgreSQL 13 and later), older servers
+    drop it plainly. A drop that fails is not worth the import's own error."""
+    for sql in ('DROP DATABASE IF EXISTS "%s" WITH (FORCE)', 'DROP DATABASE IF EXISTS "%s"'):
+        try:
+            psql(compose, sql % scratch, what="dropping " + scratch)
+            return
+        except BackupError:
+            continue
 
 
 def _load(compose, source, kind, scratch):
@@ -196,9 +203,7 @@ def import_dump(compose, directory, database, source):
     os.makedirs(directory, mode=0o750, exist_ok=True)
     scratch = "%s_import_%s" % (database[:40], uuid.uuid4().hex[:8])
     partial = dump_path + ".partial"
-    rc, err = _psql(compose, 'CREATE DATABASE "%s" TEMPLATE template0' % scratch)
-    if rc != 0:
-        raise BackupError("cannot make the scratch database %s: %s" % (scratch, first_line(err, "rc %d" % rc)))
+    psql(compose, 'CREATE DATABASE "%s" TEMPLATE template0' % scratch, what="making the scratch database " + scratch)
     try:
         _load(compose, source, kind, scratch)
 
@@ -217,9 +222,7 @@ def import_dump(compose, directory, database, source):
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
-        # WITH (FORCE) ends a session left in it (PostgreSQL 13 and later); older servers drop it plainly.
-        if _psql(compose, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % scratch)[0] != 0:
-            _psql(compose, 'DROP DATABASE IF EXISTS "%s"' % scratch)
+        _drop(compose, scratch)
     meta = {
         "id": backup_id,
         "tag": TAG,

@@ -49,6 +49,10 @@ def test_a_stack_started_by_hand_is_adopted_as_the_release_it_runs(shop):
     assert shop.history() == [] and shop.containers() == running
     assert not (shop.state_dir / "backups").exists()
     git(shop.app_dir, "checkout", "--quiet", "--", "compose.yaml")
+    # Dumps that are not there: refused in one line before the lock, nothing written.
+    run = shop.playbook("adopt", dumps=str(shop.root / "no-such-dumps"))
+    assert run.rc != 0 and "no dump " in fatal_line(run) and "no-such-dumps" in fatal_line(run), run.output[-2000:]
+    assert shop.history() == [] and not (shop.state_dir / "backups").exists()
 
     run = shop.playbook("adopt", dumps=str(nightly))
     assert run.rc == 0, run.output[-3000:]
