@@ -42,6 +42,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup import (
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import psql
 
 TAG = "imported"
+ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 SUFFIXES = (".sql", ".sql.gz", ".dump", ".pgdump", ".backup")
 # What pg_dump writes last in a plain dump: a file without it was cut short.
 COMPLETE = b"-- PostgreSQL database dump complete"
@@ -176,26 +177,48 @@ def archive_time(listing):
     return datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc)
 
 
-def _taken_at(compose, source, kind):
-    """(when the dump was taken, how that is known): the archive's own time, else the file's."""
+def _taken_at(compose, source, kind, origin_time=None):
+    """(when the dump was taken, how that is known): the archive's own time, else the time its origin gives
+    (an S3 object's), else the file's."""
     if kind == "custom":
         with open(source, "rb") as fh:
             rc, out, _err = compose.run("pg_restore", "--list", stdin=fh)
         when = archive_time(out) if rc == 0 else None
         if when is not None:
             return when, "archive"
+    if origin_time is not None:
+        return origin_time, "origin"
     return datetime.datetime.fromtimestamp(int(os.path.getmtime(source)), datetime.timezone.utc), "file time"
 
 
-def import_dump(compose, directory, database, source):
-    """(sidecar, imported) for the dump `source`: made a backup of `directory`, or the one made of it before."""
+def origin_name(origin, source):
+    """The name a source is known by: its file name, under the place it was fetched from when it was."""
+    name = os.path.basename(source)
+    return "%s/%s" % (origin.rstrip("/"), name) if origin else name
+
+
+def parse_time(text):
+    """An ISO 8601 time as S3 and Ansible write it (no zone: UTC) as an aware datetime, to the second; None when
+    `text` is not one."""
+    found = ISO_TIME.match(str(text or "").strip())
+    if not found:
+        return None
+    when = datetime.datetime.strptime("%s %s" % found.group(1, 2), "%Y-%m-%d %H:%M:%S")
+    zone = found.group(3) or "+00:00"
+    offset = 0 if zone == "Z" else (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 60 + int(zone[-2:]))
+    return (when - datetime.timedelta(minutes=offset)).replace(tzinfo=datetime.timezone.utc)
+
+
+def import_dump(compose, directory, database, source, origin=None, origin_time=None):
+    """(sidecar, imported) for the dump `source`: made a backup of `directory`, or the one made of it before.
+    `origin`: where the file was fetched from (recorded with its name); `origin_time`: the time kept there."""
     digest = sha256_file(source)
     backups, _warnings = read_sidecars(directory)
     done = next((b for b in backups if b.get("source_sha256") == digest), None)
     if done is not None:
         return done, False
     kind = check_source(source)
-    created, created_from = _taken_at(compose, source, kind)
+    created, created_from = _taken_at(compose, source, kind, origin_time)
     backup_id = make_id(created, TAG, source_stem(source))
     dump_path, meta_path = paths(directory, backup_id)
     if os.path.exists(dump_path) or os.path.exists(meta_path):
@@ -242,7 +265,7 @@ def import_dump(compose, directory, database, source):
         "row_checksums": checksums,
         "consistent": True,
         "verified": True,
-        "imported_from": os.path.basename(source),
+        "imported_from": origin_name(origin, source),
         "source_format": kind,
         "source_sha256": digest,
     }

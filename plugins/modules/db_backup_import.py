@@ -52,6 +52,18 @@ options:
     description: The database the dumps are of (the sidecars name it; the scratch databases are named after it).
     type: str
     required: true
+  origin:
+    description:
+      - Where the files of O(src) were fetched from (an C(s3://bucket/prefix)), recorded in each sidecar's
+        C(imported_from) before the file's name.
+    type: str
+  source_times:
+    description:
+      - The time each file of O(src) was kept with at its origin (its name, an ISO 8601 time), taken as the
+        backup's time for a dump whose archive does not say (C(created_at_from) C(origin)) rather than the
+        fetched file's modification time.
+    type: dict
+    default: {}
   timeout:
     description: Seconds for each call into the container.
     type: float
@@ -76,7 +88,7 @@ backups:
   type: list
   elements: dict
 imported:
-  description: The sources imported by this run (file names).
+  description: The sources imported by this run (file names, under O(origin) when given).
   returned: always
   type: list
   elements: str
@@ -98,6 +110,8 @@ from ansible_collections.runbook.rollback.plugins.module_utils.backup_import imp
     SUFFIXES,
     check_source,
     import_dump,
+    origin_name,
+    parse_time,
     sources_in,
 )
 from ansible_collections.runbook.rollback.plugins.module_utils.restore import check_db_name
@@ -110,6 +124,8 @@ def main():
             src=dict(type="path", required=True),
             dir=dict(type="path", required=True),
             database=dict(type="str", required=True),
+            origin=dict(type="str"),
+            source_times=dict(type="dict", default={}),
             timeout=dict(type="float", default=1800),
         ),
         supports_check_mode=True,
@@ -131,17 +147,20 @@ def main():
             # Every source read through (whole, and nothing in it acting outside its database); nothing loaded.
             for source in sources:
                 check_source(source)
-            module.exit_json(changed=True, backups=[], imported=[os.path.basename(s) for s in sources], skipped=[])
+            module.exit_json(changed=True, backups=[], imported=[origin_name(p["origin"], s) for s in sources],
+                             skipped=[])  # fmt: skip
         compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
                           db_user=p["db_user"])  # fmt: skip
         backups, imported, skipped = [], [], []
         for source in sources:
-            meta, made = import_dump(compose, p["dir"], p["database"], source)
+            name = origin_name(p["origin"], source)
+            when = parse_time(p["source_times"].get(os.path.basename(source)))
+            meta, made = import_dump(compose, p["dir"], p["database"], source, p["origin"], when)
             backups.append(meta)
             if made:
-                imported.append(os.path.basename(source))
+                imported.append(name)
             else:
-                skipped.append({"source": os.path.basename(source), "id": meta["id"]})
+                skipped.append({"source": name, "id": meta["id"]})
         module.exit_json(changed=bool(imported), backups=backups, imported=imported, skipped=skipped)
     except BackupError as exc:
         module.fail_json(msg=str(exc))

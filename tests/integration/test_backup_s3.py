@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import subprocess
-import time
 import urllib.request
 
-import boto3
 import pytest
-from stack import BIN, free_port
+from fixtures import s3_server
 
 BUCKET = "runbook-backups"
 SECRET = "s3-secret-value-never-printed"
@@ -22,27 +18,8 @@ TABLES = ("users", "chats", "messages", "subscriptions")
 
 @pytest.fixture(scope="module")
 def s3():
-    port = free_port()
-    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.2)
-        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key=SECRET)  # fmt: skip
-        client.create_bucket(Bucket=BUCKET)
-        yield url, client
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with s3_server(BUCKET, SECRET) as server:
+        yield server
 
 
 def count(stack, table: str) -> int:

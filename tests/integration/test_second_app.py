@@ -10,8 +10,12 @@ import gzip
 import json
 
 import pytest
+from fixtures import s3_server
 from shopstack import ShopStack, git
 from stack import new_stack
+
+BUCKET = "shop-dumps"
+SECRET = "shop-s3-secret-never-printed"
 
 
 @pytest.fixture(scope="module")
@@ -30,37 +34,51 @@ def test_a_stack_started_by_hand_is_adopted_as_the_release_it_runs(shop):
     git(shop.app_dir, "checkout", "--quiet", "--detach", "refs/tags/v1.0.0")
     up = shop.compose("up", "--detach", "--wait", "--wait-timeout", "300", "--build", check=False)
     assert up.returncode == 0, up.stderr[-2000:]
-    # Another tool's nightly dumps on the host, of the database as it was after each order: plain SQL as
-    # pg_dump writes it by default, then the same gzipped.
+    # Another tool's dumps of the database as it was after each order: plain SQL as pg_dump writes it by
+    # default on the host; the same gzipped in an S3 bucket (a local S3 server), beside files that are not dumps.
     nightly = shop.root / "nightly"
     nightly.mkdir()
-    for item, name in (("tea", "shop-1.sql"), ("cake", "shop-2.sql.gz")):
-        assert shop.http("POST", "/orders", {"item": item})[0] == 201
-        dump = shop.compose("exec", "-T", "db", "runuser", "-u", "postgres", "--", "pg_dump", "-U", "shop", "shop",
-                            text=False).stdout  # fmt: skip
-        (nightly / name).write_bytes(gzip.compress(dump) if name.endswith(".gz") else dump)
-    running = shop.containers()
+    with s3_server(BUCKET, SECRET) as (url, client):
+        for item, name in (("tea", "shop-1.sql"), ("cake", "shop-2.sql.gz")):
+            assert shop.http("POST", "/orders", {"item": item})[0] == 201
+            dump = shop.compose("exec", "-T", "db", "runuser", "-u", "postgres", "--", "pg_dump", "-U", "shop",
+                                "shop", text=False).stdout  # fmt: skip
+            if name.endswith(".gz"):
+                for key, body in ((f"weekly/{name}", gzip.compress(dump)), ("weekly/README.txt", b"x"),
+                                  ("weekly/old/shop-0.sql", b"not fetched")):  # fmt: skip
+                    client.put_object(Bucket=BUCKET, Key=key, Body=body)
+            else:
+                (nightly / name).write_bytes(dump)
+        stored = client.head_object(Bucket=BUCKET, Key="weekly/shop-2.sql.gz")["LastModified"]
+        shop.write_group_vars(rollback_backup_s3={
+            "endpoint_url": url, "region": "us-east-1", "access_key": "test", "secret_key": SECRET})  # fmt: skip
+        running = shop.containers()
 
-    # A compose file edited on the host: what runs may not be the release; refused, nothing written.
-    compose = shop.app_dir / "compose.yaml"
-    compose.write_text(compose.read_text() + "# tuned by hand\n")
-    run = shop.playbook("adopt", dumps=str(nightly))
-    assert run.rc != 0 and "local changes to compose.yaml in " in fatal_line(run)
-    assert shop.history() == [] and shop.containers() == running
-    assert not (shop.state_dir / "backups").exists()
-    git(shop.app_dir, "checkout", "--quiet", "--", "compose.yaml")
-    # Dumps that are not there: refused in one line before the lock, nothing written.
-    run = shop.playbook("adopt", dumps=str(shop.root / "no-such-dumps"))
-    assert run.rc != 0 and "no dump " in fatal_line(run) and "no-such-dumps" in fatal_line(run), run.output[-2000:]
-    assert shop.history() == [] and not (shop.state_dir / "backups").exists()
+        # A compose file edited on the host: what runs may not be the release; refused, nothing written.
+        compose = shop.app_dir / "compose.yaml"
+        compose.write_text(compose.read_text() + "# tuned by hand\n")
+        run = shop.playbook("adopt", dumps=str(nightly))
+        assert run.rc != 0 and "local changes to compose.yaml in " in fatal_line(run)
+        assert shop.history() == [] and shop.containers() == running
+        assert not (shop.state_dir / "backups").exists()
+        git(shop.app_dir, "checkout", "--quiet", "--", "compose.yaml")
+        # A prefix with no dump: refused in one line before the lock, nothing imported from the other source.
+        run = shop.playbook("adopt", dumps=f"{nightly},s3://{BUCKET}/monthly")
+        assert run.rc != 0 and f"no dump directly under s3://{BUCKET}/monthly " in fatal_line(run), run.output[-2000:]
+        assert shop.history() == [] and not (shop.state_dir / "backups").exists()
 
-    run = shop.playbook("adopt", dumps=str(nightly))
+        run = shop.playbook("adopt", dumps=f"{nightly}, s3://{BUCKET}/weekly/")
     assert run.rc == 0, run.output[-3000:]
+    assert SECRET not in run.output
     (entry,) = shop.history()
     # The dumps are backups a restore can use: custom-format archives with sidecars, their rows counted.
     sidecars = [json.loads(p.read_text()) for p in sorted((shop.state_dir / "backups").glob("*-imported-*.json"))]
     assert sorted((s["imported_from"], s["row_counts"]["Order"]) for s in sidecars) == [
-        ("shop-1.sql", 1), ("shop-2.sql.gz", 2)]  # fmt: skip
+        ("s3://shop-dumps/weekly/shop-2.sql.gz", 2), ("shop-1.sql", 1)]  # fmt: skip
+    # The fetched copy is gone; the bucket's time is the backup's, not the fetch's.
+    assert [(s["created_at"], s["created_at_from"]) for s in sidecars if s["imported_from"].startswith("s3:")] == [
+        (stored.strftime("%Y-%m-%dT%H:%M:%SZ"), "origin")]  # fmt: skip
+    assert not (shop.state_dir / "import" / BUCKET / "weekly").exists()
     assert all(s["verified"] and s["version"] is None for s in sidecars), sidecars
     listing = shop.playbook("restore", list=True)
     assert listing.rc == 0 and all(s["id"] in listing.output for s in sidecars), listing.output[-3000:]

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import pathlib
 
 import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.runbook.rollback.plugins.filter.dump_sources import dump_sources
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import BackupError, check_id, make_id
 from ansible_collections.runbook.rollback.plugins.module_utils.backup_import import (
+    SUFFIXES,
     archive_time,
     check_source,
     kind_of,
+    origin_name,
+    parse_time,
     source_stem,
     sources_in,
 )
+
+ROLES = pathlib.Path(__file__).resolve().parents[2] / "roles"
 
 
 def test_the_format_is_read_from_the_file_not_its_name(tmp_path):
@@ -76,3 +85,39 @@ def test_a_custom_archive_says_when_it_was_made():
     listing = ";\n; Archive created at 2026-11-30 02:00:05 UTC\n;     dbname: app_db\n"
     assert archive_time(listing) == datetime.datetime(2026, 11, 30, 2, 0, 5, tzinfo=datetime.timezone.utc)
     assert archive_time("; nothing here\n") is None
+
+
+def test_a_time_kept_at_the_origin_is_read_to_the_second_in_utc():
+    utc = datetime.timezone.utc
+    assert parse_time("2026-11-30T02:00:07+00:00") == datetime.datetime(2026, 11, 30, 2, 0, 7, tzinfo=utc)
+    assert parse_time("2026-11-30 03:00:07.123+01:00") == datetime.datetime(2026, 11, 30, 2, 0, 7, tzinfo=utc)
+    assert parse_time("2026-11-30T02:00:07Z") == parse_time("2026-11-30T02:00:07")
+    assert parse_time("yesterday") is None and parse_time(None) is None
+
+
+def test_a_fetched_source_is_named_with_where_it_came_from():
+    assert origin_name(None, "/srv/dumps/a.sql") == "a.sql"
+    assert origin_name("s3://backups/nightly", "/var/lib/x/import/backups/nightly/a.sql") == "s3://backups/nightly/a.sql"
+
+
+def test_dumps_are_paths_on_the_target_or_s3_prefixes():
+    got = dump_sources(" /srv/dumps/ , s3://shop-dumps/nightly/pg ,s3://shop-dumps", "/state/import")
+    assert got == [
+        {"src": "/srv/dumps", "url": None, "bucket": None, "prefix": None, "error": None},
+        {"src": "/state/import/shop-dumps/nightly/pg", "url": "s3://shop-dumps/nightly/pg", "bucket": "shop-dumps",
+         "prefix": "nightly/pg/", "error": None},
+        {"src": "/state/import/shop-dumps/_", "url": "s3://shop-dumps", "bucket": "shop-dumps", "prefix": "",
+         "error": None},
+    ]  # fmt: skip
+    assert dump_sources("", "/state/import") == []
+    for bad, said in (("dumps/nightly", "not an absolute path"), ("s3://Bad_Bucket/x", "not an s3://bucket/prefix"),
+                      ("s3://shop-dumps/../etc", "prefix with . or .. parts")):  # fmt: skip
+        (entry,) = dump_sources(bad, "/state/import")
+        assert said in entry["error"] and entry["bucket"] is None
+    with pytest.raises(AnsibleFilterError, match="staging_dir"):
+        dump_sources("/srv/dumps", "import")
+
+
+def test_the_role_fetches_from_s3_what_the_module_reads_in_a_directory():
+    defaults = yaml.safe_load((ROLES / "procedure" / "defaults" / "main.yml").read_text())
+    assert tuple(defaults["procedure_adopt_dump_suffixes"]) == SUFFIXES
