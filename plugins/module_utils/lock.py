@@ -20,6 +20,11 @@ STALE = "stale"  # taken on this controller, and that process is gone (or the pi
 UNKNOWN = "unknown"  # taken on another controller, or with no pid: nobody here can tell
 RECENT = "recent"  # taken on another controller within the grace: may well be running; not broken
 UNREADABLE = "unreadable"  # empty or corrupt lock file: nobody can tell who holds it
+AWX_UNKNOWN = "awx_unknown"  # taken by an AWX job whose state AWX was not asked or did not tell: not broken
+
+# The states of an AWX job (its API's `status`): still going, or over.
+AWX_GOING = ("new", "pending", "waiting", "running")
+AWX_OVER = ("successful", "failed", "error", "canceled")
 
 BREAK_HINT = "-e break_lock=true"
 
@@ -96,6 +101,9 @@ def describe_holder(holder):
         parts.append("by %s" % owner["user"])
     who = " ".join(parts) or "a run"
     where = []
+    if holder.get("awx_job"):
+        where.append("in AWX job %s%s" % (holder["awx_job"],
+                                          " of " + holder["awx_host"] if holder.get("awx_host") else ""))  # fmt: skip
     if holder.get("host"):
         where.append("on %s" % holder["host"])
     if holder.get("pid") is not None:
@@ -125,6 +133,8 @@ def held_message(path, holder, liveness=None, break_requested=False):
             head, reason, BREAK_HINT)
     if status == RECENT:
         return "%s; %s; wait for it, or remove %s by hand once sure that run is over" % (head, reason, path)
+    if status == AWX_UNKNOWN:
+        return "%s; %s" % (head, reason)
     return "%s; %s: make sure that run is not running, then break the lock with %s" % (head, reason, BREAK_HINT)
 
 
@@ -216,11 +226,34 @@ def command_of(pid, proc="/proc"):
     return hashlib.sha256(raw).hexdigest() if raw else None
 
 
-def run_identity(pid=None, proc="/proc"):
-    """host, pid, started and command of the process that stands for this run (see run_process)."""
+def awx_identity(environ=None):
+    """(job id, AWX URL) of the AWX/Tower job this run is, from the environment AWX gives every job (JOB_ID,
+    AWX_HOST), or (None, None). Never from a variable: extra vars and survey answers are the user's to set."""
+    environ = os.environ if environ is None else environ
+    job = str(environ.get("JOB_ID") or "").strip()
+    if not job.isdigit():
+        return None, None
+    return job, str(environ.get("AWX_HOST") or "").strip().rstrip("/") or None
+
+
+def run_identity(pid=None, proc="/proc", environ=None):
+    """host, pid, started and command of the process that stands for this run (see run_process), and the AWX
+    job it is, if any."""
     pid = run_process(pid, proc)
+    job, awx = awx_identity(environ)
     return {"host": socket.gethostname(), "pid": pid, "started": process_start(pid, proc),
-            "command": command_of(pid, proc)}
+            "command": command_of(pid, proc), "awx_job": job, "awx_host": awx}
+
+
+IDENTITY = ("host", "pid", "started", "awx_job")
+
+
+def same_run(holder, run_id, identity):
+    """Whether the lock `holder` is this very run's: the same run id, taken by the same process (host, pid, start
+    time) of the same AWX job. A run id alone never makes a run the owner: it can be given on the command line."""
+    if holder.get("run_id") != run_id:
+        return False
+    return all((holder.get(key) or None) == (identity.get(key) or None) for key in IDENTITY)
 
 
 def _ticks(started):
@@ -262,7 +295,24 @@ def lock_age(holder, now=None):
     return (now - taken).total_seconds()
 
 
-def judge_holder(holder, host, probe=process_start, survivors=None, foreign_grace=None, now=None):
+def judge_awx_holder(holder, awx_status):
+    """(status, reason) of a lock an AWX job took, from what AWX says of that job: awx_status(holder) is
+    (status, None) or (None, why AWX could not be asked). Its process ran in a container of its own, so
+    neither its host name nor its pid tells anything; only AWX does."""
+    job = "AWX job %s%s" % (holder["awx_job"], " of " + holder["awx_host"] if holder.get("awx_host") else "")
+    status, problem = awx_status(holder) if awx_status else (None, "no AWX to ask")
+    if status in AWX_GOING:
+        return ALIVE, "%s is %s, AWX says" % (job, status)
+    if status in AWX_OVER:
+        return STALE, "%s is over (%s), AWX says" % (job, status)
+    return AWX_UNKNOWN, "whether %s still runs is not known (%s); the lock of an AWX job is broken only once AWX " \
+                        "says the job is over: give the job template a credential of the type Red Hat Ansible " \
+                        "Automation Platform, or remove the lock by hand once the job is over" % (
+                            job, problem or "AWX said %r" % status)
+
+
+def judge_holder(holder, host, probe=process_start, survivors=None, foreign_grace=None, now=None, awx_job=None,
+                 awx_status=None):
     """(status, reason): can the run named in the lock still be running? Judged on the controller.
 
     host is this controller's host name; probe(pid) is process_start() or a stand-in;
@@ -273,6 +323,10 @@ def judge_holder(holder, host, probe=process_start, survivors=None, foreign_grac
     """
     if holder is None:
         return UNREADABLE, "the lock file cannot be read, so nobody can tell whether its run is alive"
+    if holder.get("awx_job"):
+        if awx_job and str(holder["awx_job"]) == str(awx_job):
+            return ALIVE, "it is this AWX job's own (job %s), taken by another of its runs" % awx_job
+        return judge_awx_holder(holder, awx_status)
     their_host, pid = holder.get("host"), holder.get("pid")
     if not their_host or their_host != host:
         age = lock_age(holder, now)
@@ -299,12 +353,13 @@ def judge_holder(holder, host, probe=process_start, survivors=None, foreign_grac
 
 
 def may_break(status):
-    """A live run's lock is never broken, nor another controller's within its grace; every other one may
-    be, when asked explicitly."""
+    """A live run's lock is never broken, nor another controller's within its grace, nor an AWX job's that AWX
+    does not say is over; every other one may be, when asked explicitly."""
     return status in (STALE, UNKNOWN, UNREADABLE)
 
 
-def lock_document(run_id, owner, host, pid, acquired_at=None, started=None, command=None):
+def lock_document(run_id, owner, host, pid, acquired_at=None, started=None, command=None, awx_job=None,
+                  awx_host=None):
     document = {
         "run_id": run_id,
         "owner": dict(owner or {}),
@@ -312,10 +367,9 @@ def lock_document(run_id, owner, host, pid, acquired_at=None, started=None, comm
         "pid": pid,
         "acquired_at": acquired_at or utc_now(),
     }
-    if started:
-        document["started"] = started
-    if command:
-        document["command"] = command
+    for key, value in (("started", started), ("command", command), ("awx_job", awx_job), ("awx_host", awx_host)):
+        if value:
+            document[key] = value
     return document
 
 
@@ -392,7 +446,7 @@ def remove_if_unchanged(path, expected):
 
 
 def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode=False, now=None, started=None,
-                break_fingerprint=None, command=None):
+                break_fingerprint=None, command=None, awx_job=None, awx_host=None):
     """Apply state to the lock. Returns dict(changed, acquired, holder, broken, broken_holder, warnings).
 
     break_fingerprint: remove the lock held by another run (or an unreadable one) when its content
@@ -404,6 +458,7 @@ def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode
     if state not in (PRESENT, ABSENT):
         raise LockError("state must be present or absent")
     warnings = []
+    identity = {"host": host, "pid": pid, "started": started, "awx_job": awx_job}
 
     if state == PRESENT:
         broken, broken_holder = False, None
@@ -422,7 +477,7 @@ def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode
                         raise LockError(unreadable_message(str(exc)) + changed_note, None, seen, True) from None
                     holder = None
                 else:
-                    if holder["run_id"] == run_id:
+                    if same_run(holder, run_id, identity):
                         return {"changed": False, "acquired": True, "holder": holder, "broken": False,
                                 "broken_holder": None, "warnings": warnings}
                     if not to_break:
@@ -430,7 +485,7 @@ def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode
                 if not check_mode and not remove_if_unchanged(path, seen):
                     continue
                 broken, broken_holder, break_fingerprint = True, holder, None
-            document = lock_document(run_id, owner, host, pid, now, started, command)
+            document = lock_document(run_id, owner, host, pid, now, started, command, awx_job, awx_host)
             if check_mode or create_lock(path, document):
                 return {"changed": True, "acquired": True, "holder": document, "broken": broken,
                         "broken_holder": broken_holder, "warnings": warnings}
@@ -444,8 +499,8 @@ def ensure_lock(path, state, run_id, owner=None, host=None, pid=None, check_mode
         return {"changed": False, "acquired": False, "holder": None, "warnings": warnings}
     if holder is None:
         return {"changed": False, "acquired": False, "holder": None, "warnings": warnings}
-    if holder["run_id"] != run_id:
-        warnings.append("lock %s is held by run %s, not %s; left in place" % (path, holder["run_id"], run_id))
+    if not same_run(holder, run_id, identity):
+        warnings.append("lock %s is held by %s, not by this run; left in place" % (path, describe_holder(holder)))
         return {"changed": False, "acquired": False, "holder": holder, "warnings": warnings}
     if not check_mode:
         try:

@@ -23,6 +23,10 @@ description:
     more than O(foreign_grace) seconds ago (whose run nobody here can check) or an empty or corrupt lock file is
     removed and taken, with a warning naming what was broken. A lock whose run is still alive on this
     controller is never broken, nor a lock another controller took within the grace.
+  - Under AWX/Tower the lock names the job (C(JOB_ID), C(AWX_HOST) from the job's environment), and another
+    job's lock is judged by asking AWX whether that job is over (with the credentials a job template's
+    credential of the type Red Hat Ansible Automation Platform injects): the lock of a job AWX says is still
+    running, or of one AWX could not be asked about, is never broken, whatever its container's host name.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -71,7 +75,8 @@ options:
         another controller host more than O(foreign_grace) seconds ago (its liveness cannot be checked from
         here, so make sure that run is over)
         and an empty or corrupt lock file (nobody can tell who holds it).
-      - Never breaks the lock of a run that is still alive on this controller; the task fails instead.
+      - Never breaks the lock of a run that is still alive on this controller, or of an AWX job that AWX does not
+        say is over; the task fails instead.
     type: bool
     default: false
   host:
@@ -90,6 +95,15 @@ options:
     description:
       - Internal. sha256 of that process's command line; the workers it forked share it, and a worker that
         outlives a killed C(ansible-playbook) still counts as the run.
+    type: str
+  awx_job:
+    description:
+      - Internal. The AWX/Tower job this run is (its C(JOB_ID)); the controller side of the module sets it from
+        the environment AWX gives the job, never from a variable.
+    type: str
+  awx_host:
+    description:
+      - Internal. The AWX/Tower that runs that job (its C(AWX_HOST)); set like O(awx_job).
     type: str
   foreign_grace:
     description:
@@ -225,6 +239,8 @@ def main():
             pid=dict(type="int"),
             started=dict(type="str"),
             command=dict(type="str"),
+            awx_job=dict(type="str"),
+            awx_host=dict(type="str"),
             break_fingerprint=dict(type="str", no_log=False),
             foreign_grace=dict(type="int", default=3600),
             shutdown_mark=dict(type="path"),
@@ -242,6 +258,7 @@ def main():
             # about the run's liveness, so without them the lock names no pid.
             host=p["host"] or socket.gethostname(), pid=p["pid"], started=p["started"],
             command=p["command"], check_mode=module.check_mode, break_fingerprint=p["break_fingerprint"],
+            awx_job=p["awx_job"], awx_host=p["awx_host"],
         )
     except LockError as exc:
         module.fail_json(msg=str(exc), holder=exc.holder, acquired=False, fingerprint=exc.fingerprint,

@@ -5,6 +5,11 @@ The tests share one stack and run in file order: the good release, then the brok
 blocker, then rolls back when confirmed), then the good release under the same traffic (none), the
 stability watch, and a release with a migration (auto.yml restores the database with Procedure B).
 
+The assessment of the broken release and the rollback that follows run as AWX's "Production rollback"
+workflow runs them (awx/controller.yml): the assess job template's run through ansible-runner
+(tests/integration/awxjob.py), its set_stats artifacts handed to the auto job template's run as extra vars once
+"approved", as AWX does between workflow nodes.
+
 Windows are scaled (window_scale 1/60: the runbook's 5 minutes are 5 seconds) so each assessment
 takes seconds.
 """
@@ -14,6 +19,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from awxjob import Awx
+
+# The assess job's artifacts (its playbook_on_stats event), handed on to the next job of the workflow.
+HANDED_ON: dict = {}
 
 DRILL = {"duration": 12, "interval": 1, "window_scale": 0.0167}
 DATA_SERVICES = ("postgres", "redis")
@@ -28,6 +37,11 @@ def one_line_error(output: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def awx(stack):
+    return Awx(stack, stack.root / "awx")
+
+
+@pytest.fixture(scope="module")
 def broken(stack):
     stack.seed("v1.2.3")
     stack.seed("v1.2.4", result="failed")
@@ -35,7 +49,7 @@ def broken(stack):
     return stack
 
 
-def test_bad_input_is_refused_before_sampling(broken):
+def test_bad_input_is_refused_before_sampling(broken, awx):
     before = broken.containers()
     for extra, expected in (
         ({"signals": "login_broken,not_a_signal"}, "unknown signal not_a_signal"),
@@ -49,15 +63,25 @@ def test_bad_input_is_refused_before_sampling(broken):
         msg = one_line_error(run.output)
         assert expected in msg and "\n" not in msg, (extra, msg)
         assert "Sample the application" not in run.output, "sampled before refusing"
+    # An AWX survey answer holding Jinja reaches the playbook as data (AWX tags it !unsafe), never evaluated.
+    marker = broken.root / "evaluated"
+    job = awx.job("playbooks/assess.yml", 100, {"incident": f"{{{{ lookup('pipe', 'touch {marker}') }}}}", **DRILL})
+    assert job.status == "failed" and not marker.exists()
+    (msg,) = job.failed_tasks()
+    assert msg.startswith(f"incident id \"{{{{ lookup('pipe', 'touch {marker}') }}}}\" must be letters"), msg
+    assert "Sample the application" not in job.output
     assert not (broken.state_dir / "incidents").exists()
     assert broken.containers() == before
 
 
-def test_broken_release_under_traffic_is_critical_procedure_a(broken):
+def test_broken_release_under_traffic_is_critical_procedure_a(broken, awx):
+    # The workflow's first node: the assess job template, its survey answered.
     before = broken.containers()
     with broken.traffic(seconds=60):
-        run = broken.playbook("assess", incident="t-broken", **DRILL)
-    assert run.rc == 0, run.output
+        job = awx.job("playbooks/assess.yml", 101, {"incident": "t-broken", "source": "app", **DRILL},
+                      template="Rollback: assess")  # fmt: skip
+    assert (job.status, job.rc) == ("successful", 0), job.output[-3000:]
+    run = job
     decision = broken.decision("t-broken")
     assert (decision["priority"], decision["decision"], decision["procedure"]) == ("critical", "rollback_now", "A")
     assert decision["max_downtime_minutes"] == 5
@@ -70,6 +94,11 @@ def test_broken_release_under_traffic_is_critical_procedure_a(broken):
     assert all(s["healthy"] for s in decision["inputs"]["services"])
     assert "trigger [critical] error_rate_critical: error rate" in run.output
     assert broken.containers() == before, "assess changed the stack"
+    # What AWX keeps of the job and hands to the next node: the decision, by host, and the incident.
+    handed = job.artifacts["rollback_assessed"][broken.host_name]
+    assert (handed["decision"], handed["procedure"], job.artifacts["incident"]) == ("rollback_now", "A", "t-broken")
+    assert handed["record"] == str(broken.state_dir / "incidents" / "t-broken" / "decision.json")
+    HANDED_ON.update(job.artifacts)
 
 
 def test_auto_without_confirmation_changes_nothing(broken):
@@ -97,11 +126,20 @@ def test_auto_refuses_against_a_blocker(broken):
     assert broken.containers() == before
 
 
-def test_auto_confirmed_rolls_back_with_procedure_a(broken):
+def test_auto_confirmed_rolls_back_with_procedure_a(broken, awx):
+    # The workflow once its approval node is approved: the auto job template, with the assess job's artifacts
+    # as extra vars and the node's own extra data (confirm), carries out that decision without sampling again.
+    assert HANDED_ON, "the assess job ran first"
     before = broken.containers()
     with broken.traffic(seconds=90):
-        run = broken.playbook("auto", incident="t-auto", confirm="yes", **DRILL)
-    assert run.rc == 0, run.output
+        job = awx.job("playbooks/auto.yml", 103, {**HANDED_ON, "confirm": "yes"}, template="Rollback: auto",
+                      meta={"awx_workflow_job_id": 99, "awx_workflow_job_name": "Production rollback"})  # fmt: skip
+    assert (job.status, job.rc) == ("successful", 0), job.output[-3000:]
+    assert "the decision handed on by the assess job" in job.output and "Sample the application" not in job.output
+    report = job.artifacts["runbook_report"]
+    assert (report["incident"], report["procedure"], report["result"], report["to_version"]) == (
+        "t-broken", "A", "ok", "v1.2.3")  # fmt: skip
+    assert report["by"] == "alice" and str(report["awx_job_id"]) == "103"
     after = broken.containers()
     assert broken.get("/health")[1]["version"] == "v1.2.3"
     last = broken.history()[-1]

@@ -11,11 +11,13 @@ import pytest
 
 from ansible_collections.runbook.rollback.plugins.module_utils.lock import (
     ALIVE,
+    AWX_UNKNOWN,
     RECENT,
     STALE,
     UNKNOWN,
     UNREADABLE,
     LockError,
+    awx_identity,
     broken_warning,
     command_of,
     create_lock,
@@ -130,35 +132,53 @@ def test_create_lock_is_exclusive(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "existing, run_id, changed, remains, warns",
+    "existing, run_id, pid, changed, remains, warns",
     [
-        (None, "run-1", False, False, False),
-        ("run-1", "run-1", True, False, False),
-        ("run-other", "run-1", False, True, True),
-        ("<corrupt>", "run-1", False, True, True),
+        (None, "run-1", 99, False, False, False),
+        ("run-1", "run-1", 99, True, False, False),
+        ("run-other", "run-1", 99, False, True, True),
+        ("run-1", "run-1", 98, False, True, True),
+        ("<corrupt>", "run-1", 99, False, True, True),
     ],
-    ids=["missing", "ours", "other run", "corrupt"],
+    ids=["missing", "ours", "other run", "our run id from another process", "corrupt"],
 )
-def test_release(tmp_path, existing, run_id, changed, remains, warns):
+def test_release(tmp_path, existing, run_id, pid, changed, remains, warns):
     path = tmp_path / "lock.json"
     if existing == "<corrupt>":
         path.write_text("{")
     elif existing:
         write_lock(path, existing)
-    res = ensure_lock(str(path), "absent", run_id)
+    res = ensure_lock(str(path), "absent", run_id, host="app-01", pid=pid)
     assert res["changed"] is changed
     assert res["acquired"] is False
     assert path.exists() is remains
     assert bool(res["warnings"]) is warns
     if existing == "run-other":
         assert res["holder"]["run_id"] == "run-other"
-        assert "held by run run-other" in res["warnings"][0]
+        assert "(run run-other), not by this run; left in place" in res["warnings"][0]
+
+
+@pytest.mark.parametrize("theirs, mine", [
+    ({"host": "app-01", "pid": 99}, {"host": "app-01", "pid": 98}),
+    ({"host": "app-01", "pid": 99}, {"host": "app-02", "pid": 99}),
+    ({"host": "ee-1", "pid": 7, "awx_job": "41"}, {"host": "ee-1", "pid": 7, "awx_job": "42"}),
+    ({"host": "ee-1", "pid": 7, "awx_job": "41"}, {"host": "ee-1", "pid": 7}),
+])  # fmt: skip
+def test_a_run_id_alone_never_makes_a_run_the_owner(tmp_path, theirs, mine):
+    # -e rollback_run_id=<the holder's> on the command line, or an AWX job id as an extra var: not the owner.
+    path = tmp_path / "lock.json"
+    ensure_lock(str(path), "present", "run-1", OWNER, now=NOW, **theirs)
+    with pytest.raises(LockError, match="another deploy or rollback holds the lock"):
+        ensure_lock(str(path), "present", "run-1", OWNER, **mine)
+    res = ensure_lock(str(path), "absent", "run-1", **mine)
+    assert res["changed"] is False and path.exists() and "not by this run" in res["warnings"][0]
+    assert ensure_lock(str(path), "present", "run-1", OWNER, **theirs)["acquired"] is True
 
 
 def test_release_check_mode_keeps_file(tmp_path):
     path = tmp_path / "lock.json"
     write_lock(path, "run-1")
-    res = ensure_lock(str(path), "absent", "run-1", check_mode=True)
+    res = ensure_lock(str(path), "absent", "run-1", check_mode=True, host="app-01", pid=99)
     assert res["changed"] is True and path.exists()
 
 
@@ -416,18 +436,18 @@ def test_module_lifecycle(tmp_path, ansible_module):
     holder = res["holder"]
     assert holder["host"] == socket.gethostname() and holder["started"]
     assert process_start(holder["pid"]) is None
+    # The same run id from another process is not that run: refused, never taken over.
     res = ansible_module("lock", {"path": path, "run_id": "r1"})
-    assert res["changed"] is False and res["acquired"] is True
+    assert res["failed"] is True and res["liveness"] == "stale"
     res = ansible_module("lock", {"path": path, "run_id": "r2", "owner": {"procedure": "deploy"}})
     assert res["failed"] is True and res["liveness"] == "stale"
     assert res["msg"].startswith(
         "another deploy or rollback holds the lock %s: rollback to v1.2.3 by alice on %s, pid %d, since"
         % (path, holder["host"], holder["pid"]))
     assert "the lock is stale: the run that took it is gone (pid %d no longer runs" % holder["pid"] in res["msg"]
-    res = ansible_module("lock", {"path": path, "run_id": "r2", "state": "absent"})
-    assert res["changed"] is False and os.path.exists(path) and res["warnings"]
-    res = ansible_module("lock", {"path": path, "run_id": "r1", "state": "absent"})
-    assert res["changed"] is True and not os.path.exists(path)
+    for run_id in ("r2", "r1"):
+        res = ansible_module("lock", {"path": path, "run_id": run_id, "state": "absent"})
+        assert res["changed"] is False and os.path.exists(path) and res["warnings"]
 
 
 @pytest.mark.functional
@@ -439,7 +459,7 @@ def test_module_refuses_the_lock_while_the_stack_is_shut_down(tmp_path, ansible_
     assert res["acquired"] is True and path.exists()
     # A new state directory is its owner's and group's only: it holds backups and incident records.
     assert path.parent.stat().st_mode & 0o777 == 0o750
-    ansible_module("lock", dict(args, state="absent"))
+    path.unlink()  # that run is over (another process could not release it: run r1 is not its own)
     shutdown.write_text(mark)
     res = ansible_module("lock", dict(args, run_id="r2"))
     since = "inc-7, since 2026-12-01T10:00:00Z" if mark.startswith("{") else "?, since ?"
@@ -496,3 +516,40 @@ def test_a_recent_lock_of_another_controller_is_not_broken_an_old_one_is():
     assert judge_holder(recent, HERE, probe_of({}), foreign_grace=0, now=now)[0] == UNKNOWN
     unreadable_time = holder_on(host="awx-ee-7f9c", acquired_at="yesterday")
     assert judge_holder(unreadable_time, HERE, probe_of({}), foreign_grace=3600, now=now)[0] == RECENT
+
+
+def test_an_awx_job_is_named_by_the_environment_awx_gives_it_only():
+    assert awx_identity({"JOB_ID": "41", "AWX_HOST": "https://awx.example/"}) == ("41", "https://awx.example")
+    assert awx_identity({"JOB_ID": "41"}) == ("41", None)
+    assert awx_identity({}) == (None, None)
+    assert awx_identity({"JOB_ID": "41; rm -rf /"}) == (None, None)
+
+
+AWX_HOLDER = dict(lock_document("41", OWNER, "automation-job-41-x2", 12, NOW, awx_job="41",
+                                awx_host="https://awx.example"))  # fmt: skip
+
+
+@pytest.mark.parametrize("said, status, reason", [
+    (("running", None), "alive", "AWX job 41 of https://awx.example is running, AWX says"),
+    (("pending", None), "alive", "is pending, AWX says"),
+    (("canceled", None), "stale", "AWX job 41 of https://awx.example is over (canceled), AWX says"),
+    (("never-heard-of", None), AWX_UNKNOWN, "AWX said 'never-heard-of'"),
+    ((None, "asking https://awx.example/api/v2/jobs/41/ failed: timed out"), AWX_UNKNOWN,
+     "whether AWX job 41 of https://awx.example still runs is not known (asking https://awx.example/api/v2/jobs/41/"
+     " failed: timed out); the lock of an AWX job is broken only once AWX says the job is over"),
+])  # fmt: skip
+def test_an_awx_jobs_lock_is_judged_by_what_awx_says_not_by_host_or_pid(said, status, reason):
+    # Same host name and a live pid here: neither counts for a job that ran in a container of its own.
+    judged = judge_holder(dict(AWX_HOLDER, host=socket.gethostname(), pid=os.getpid()), socket.gethostname(),
+                          foreign_grace=0, awx_status=lambda holder: said)  # fmt: skip
+    assert judged[0] == status and reason in judged[1]
+    assert may_break(judged[0]) is (status == "stale")
+
+
+def test_an_awx_jobs_lock_is_never_broken_without_awx_to_ask():
+    judged = judge_holder(AWX_HOLDER, "automation-job-42-aa", foreign_grace=0)
+    assert judged[0] == AWX_UNKNOWN and not may_break(judged[0])
+    message = held_message("/l", AWX_HOLDER, judged, break_requested=True)
+    assert message.startswith("another deploy or rollback holds the lock /l: rollback to v1.2.3 by alice in AWX job 41 "
+                              "of https://awx.example, on automation-job-41-x2, pid 12, since")  # fmt: skip
+    assert message.endswith("or remove the lock by hand once the job is over")
