@@ -144,3 +144,10 @@ bench: images
 SIZE_MB ?= 300
 bench-restore: images
 	python bench/restore.py --size-mb $(SIZE_MB)
+
+# The execution environment's build context (execution-environment.yml) in .ee/context: the collection built,
+# then ansible-builder create. Offline; `ansible-builder build` on it needs the network its stages download from.
+ee: venv
+	rm -rf .ee && ansible-galaxy collection build --force --output-path .ee .
+	mv .ee/runbook-rollback-*.tar.gz .ee/runbook-rollback.tar.gz
+	ansible-builder create -f execution-environment.yml -c .ee/context

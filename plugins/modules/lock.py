@@ -25,7 +25,7 @@ description:
     controller is never broken, nor a lock another controller took within the grace.
   - Under AWX/Tower the lock names the job (C(JOB_ID), C(AWX_HOST) from the job's environment), and another
     job's lock is judged by asking AWX whether that job is over (with the credentials a job template's
-    credential of the type Red Hat Ansible Automation Platform injects): the lock of a job AWX says is still
+    credential of the type Red Hat Ansible Automation Platform injects). The lock of a job AWX says is still
     running, or of one AWX could not be asked about, is never broken, whatever its container's host name.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
