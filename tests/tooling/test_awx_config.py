@@ -336,8 +336,9 @@ def test_a_plain_clone_synced_as_awx_syncs_a_project_resolves_every_role(tmp_pat
     (pdd / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
     shutil.copytree(clone, pdd / "project", symlinks=True)
     shutil.copytree(cache, pdd / "requirements_collections")
-    (pdd / "project" / "every_playbook.yml").write_text("".join(
-        f"- ansible.builtin.import_playbook: playbooks/{p.name}\n" for p in sorted((clone / "playbooks").glob("*.yml"))))
+    playbooks = sorted((clone / "playbooks").glob("*.yml"))
+    (pdd / "project" / "every_playbook.yml").write_text(
+        "".join(f"- ansible.builtin.import_playbook: playbooks/{p.name}\n" for p in playbooks))
     runner = ansible_runner.run(
         private_data_dir=str(pdd), playbook="every_playbook.yml", ident="7", cmdline="--syntax-check", quiet=True,
         envvars={"JOB_ID": "7", "ANSIBLE_COLLECTIONS_PATHS": str(pdd / "requirements_collections"),
