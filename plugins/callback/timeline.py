@@ -45,7 +45,7 @@ from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils import report as incident_report
-from ansible_collections.runbook.rollback.plugins.plugin_utils import report_fleet
+from ansible_collections.runbook.rollback.plugins.plugin_utils import report_fleet, running
 
 try:
     from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
@@ -242,6 +242,13 @@ class CallbackModule(CallbackBase):
             step.ended = max(step.ended, now)
         return step
 
+    def steps_so_far(self, host=None):
+        """The steps as they stand now (a host's own, when it has some), in the order they began, and when the
+        playbook started (for the lookup runbook_steps)."""
+        # A host's own steps for a fleet's (each host's from its own first task); the run's for a single host.
+        steps = (self.host_steps.get(host) if len(self.host_steps) > 1 else None) or self.steps
+        return [step.as_dict() for step in sorted(steps.values(), key=lambda step: step.started)], self.started
+
     def _count(self, result, outcome):
         # A skipped task does no work: it must not stretch its step to where it was skipped (a
         # procedure's later fallback attempt, skipped, would otherwise span the steps in between).
@@ -275,6 +282,8 @@ class CallbackModule(CallbackBase):
         self.disabled = name == "__adhoc_playbook__"
         self.playbook = os.path.basename(name)
         self.started = time.time()
+        # What a lookup in a task's worker reads (plugin_utils/running.py, lookup runbook_steps).
+        running.TIMELINE[:] = [] if self.disabled else [self]
         if not self.disabled:
             load_collection_templating_plugins()
 

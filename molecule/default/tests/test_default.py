@@ -2,6 +2,7 @@
 staging stack runs the good release again, healthy end to end. The stack, its history and its decisions are
 on the drill's host (read over SSH); the timeline, the report and the users' traffic on this machine."""
 
+import json
 import os
 
 from drill_checks import (
@@ -10,6 +11,7 @@ from drill_checks import (
     REPORTS,
     SERVICES,
     STAGING,
+    STATE,
     TIMELINES,
     TRAFFIC,
     containers,
@@ -126,3 +128,19 @@ def test_the_incident_report_shows_each_step_against_its_budget_and_the_metrics(
     # A copy of the run's record stays on the drill's host.
     copies = host.check_output("ls -1 %s", INCIDENTS + "/drill").split()
     assert any(name.startswith("run-") and name.endswith(".json") for name in copies), copies
+
+
+def test_the_drill_is_recorded_on_the_staging_host_against_its_budgets(host):
+    # One drill per molecule run (the idempotence pass rolls nothing back); the log of this host holds it.
+    lines = host.file(STATE + "/drills.jsonl").content_string.splitlines()
+    drill = json.loads(lines[-1])
+    assert (drill["procedure"], drill["from_version"], drill["to_version"], drill["result"]) == (
+        "A", "v1.2.4", "v1.2.3", "pass")  # fmt: skip
+    labels = [row["label"] for row in drill["steps"]]
+    assert labels[:2] == ["Assess the situation", "Step 1: identify the last known good release"], labels
+    assert all(row["seconds"] >= 0 and row["verdict"] in ("within", "over", "no budget") for row in drill["steps"])
+    assert drill["downtime"]["seconds"] is not None and drill["interruption_seconds"] > 0
+    record = host.file(STATE + "/drill-record.md").content_string
+    for heading in ("## Last Tested", "## Test Results", "## Improvements", "## Drill log"):
+        assert heading in record, record
+    assert "Procedure A, v1.2.4 to v1.2.3 (incident drill): **PASS**" in record
