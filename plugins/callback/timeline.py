@@ -249,6 +249,10 @@ class CallbackModule(CallbackBase):
         steps = (self.host_steps.get(host) if len(self.host_steps) > 1 else None) or self.steps
         return [step.as_dict() for step in sorted(steps.values(), key=lambda step: step.started)], self.started
 
+    def about(self):
+        """The playbook's name and the release it was asked for (for the lookup runbook_steps)."""
+        return {"playbook": self.playbook, "version": self.version}
+
     def _count(self, result, outcome):
         # A skipped task does no work: it must not stretch its step to where it was skipped (a
         # procedure's later fallback attempt, skipped, would otherwise span the steps in between).
@@ -501,6 +505,13 @@ class CallbackModule(CallbackBase):
             lost = {h for h, s in data["hosts"].items() if s.get("unreachable")}
             failed = {h for h, s in data["hosts"].items() if s.get("failures")}
             self._fleet_report(data, records, lost, failed)
+        # Under AWX the controller's copy goes with the job's container: the run ends saying where the report stays.
+        if os.environ.get("JOB_ID"):
+            for host, record in records:
+                if record.get("target_dir"):
+                    line = "incident report kept on %s in %s (and in this job's artifacts: runbook_report)" % (
+                        record.get("target") or host, record["target_dir"])
+                    self._display.display(line, screen_only=True)
         # The run's last words: a host that stopped answering, and what is known of its stack.
         for host in sorted(self.lost):
             self._display.display(self.lost_line(host), screen_only=True)

@@ -52,6 +52,12 @@ _raw:
     seconds:
       description: Seconds since the playbook began.
       type: float
+    started_at:
+      description: When the playbook began (ISO 8601, UTC), or null without the callback.
+      type: str
+    playbook:
+      description: The playbook's file name, or null without the callback.
+      type: str
 """
 
 import time
@@ -69,7 +75,7 @@ class LookupModule(LookupBase):
         now = time.time()
         if callback is None:
             return [{"steps": [], "rows": [], "interruption": report_budget.interruption(letter, [], "ok", now),
-                     "seconds": 0.0}]  # fmt: skip
+                     "seconds": 0.0, "started_at": None, "playbook": None, "version": None}]  # fmt: skip
         steps, started = callback.steps_so_far(self.get_option("host"))
         status = "failed" if any(s["status"] == "failed" for s in steps) else "ok"
         return [{
@@ -77,4 +83,6 @@ class LookupModule(LookupBase):
             "rows": report_budget.budget_rows(letter, steps),
             "interruption": report_budget.interruption(letter, steps, status, now),
             "seconds": round(now - started, 1),
+            "started_at": report_budget.iso(started),
+            **callback.about(),
         }]  # fmt: skip

@@ -140,6 +140,12 @@ def test_auto_confirmed_rolls_back_with_procedure_a(broken, awx):
     assert (report["incident"], report["procedure"], report["result"], report["to_version"]) == (
         "t-broken", "A", "ok", "v1.2.3")  # fmt: skip
     assert report["by"] == "alice" and str(report["awx_job_id"]) == "103"
+    # The job's container goes: the report stays on the target, and the job's last line says where.
+    kept = broken.state_dir / "incidents" / "t-broken"
+    assert job.artifacts["runbook_report_kept"] == {broken.host_name: str(kept)}
+    assert all((kept / name).is_file() for name in ("report.md", "report.html", "report.json", "postmortem.md"))
+    assert job.output.rstrip().splitlines()[-1] == (
+        f"incident report kept on {broken.host_name} in {kept} (and in this job's artifacts: runbook_report)")
     after = broken.containers()
     assert broken.get("/health")[1]["version"] == "v1.2.3"
     last = broken.history()[-1]
