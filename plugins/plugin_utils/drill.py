@@ -83,12 +83,12 @@ def drill_markdown(entries):
              "", "## Test Results", "", "| step | took | budget | result |", "| --- | --- | --- | --- |"]  # fmt: skip
     for row in last["steps"]:
         verdict = row["verdict"] if row["status"] != "failed" else "failed, " + row["verdict"]
-        lines.append("| %s | %s | %s | %s |" % (row["label"], duration_text(row["seconds"]),
-                                                 budget_text(row["budget"]), verdict))  # fmt: skip
+        cells = (row["label"], duration_text(row["seconds"]), budget_text(row["budget"]), verdict)
+        lines.append("| %s | %s | %s | %s |" % cells)
     lines += ["", "- total: %s" % duration_text(last["seconds"])]
     if last["downtime"]:
-        lines.append("- downtime users saw: %s (%s)" % (duration_text(float(last["downtime"].get("seconds") or 0)),
-                                                      last["downtime"].get("basis") or "measured"))  # fmt: skip
+        seen = duration_text(float(last["downtime"].get("seconds") or 0))
+        lines.append("- downtime users saw: %s (%s)" % (seen, last["downtime"].get("basis") or "measured"))
     if last["interruption_seconds"] is not None:
         lines.append("- services interrupted by the procedure: %s" % duration_text(float(last["interruption_seconds"])))
     lines.append("- checks failed: %s" % (", ".join(last["failed_checks"]) or "none"))

@@ -64,8 +64,9 @@ WHOLE = (b"--\n-- PostgreSQL database dump\n--\n\\restrict k3y\nCREATE TABLE t (
     ("other-db.sql", b"\\connect other\n" + WHOLE, r"line 1 would act outside the database .*\\connect other"),
     ("shell.sql", WHOLE.replace(b"CREATE TABLE", b"\\! rm -rf /\nCREATE TABLE"), r"line 5 would act outside"),
     ("clean.sql", b"DROP DATABASE app_db;\n" + WHOLE, "DROP DATABASE app_db"),
-    ("create.sql.gz", gzip.compress(b"CREATE DATABASE app_db WITH TEMPLATE = template0;\n" + WHOLE), "CREATE DATABASE"),
-    ("truncated.sql.gz", gzip.compress(WHOLE)[:30], "cannot be read as gzip"),
+    ("create.sql.gz", gzip.compress(b"CREATE DATABASE app_db WITH TEMPLATE = template0;\n" + WHOLE, mtime=0),
+     "CREATE DATABASE"),
+    ("truncated.sql.gz", gzip.compress(WHOLE, mtime=0)[:30], "cannot be read as gzip"),
 ])  # fmt: skip
 def test_a_dump_that_is_not_whole_or_acts_outside_its_database_is_refused_before_it_is_loaded(tmp_path, name, body,
                                                                                               refused):  # fmt: skip

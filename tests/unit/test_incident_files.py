@@ -16,12 +16,13 @@ RECORD = {"incident": "INC-7", "procedure": "A", "result": "ok", "reason": "", "
 
 def test_the_report_is_made_from_the_steps_so_far():
     at = 1_780_000_000.0
-    steps = [{"name": name, "started_at": iso(at + i * 10), "ended_at": iso(at + i * 10 + took), "duration": took,
-              "status": "ok", "tasks": 3, "rescued": 0, "hosts": ["web-1"]}
-             for i, (name, took) in enumerate((("preflight", 4.0), ("stop", 2.0), ("checkout", 1.0),
-                                                ("staged_restart", 6.0), ("verify", 5.0)))]  # fmt: skip
-    files = incident_files(RECORD, {"steps": steps, "seconds": 50.0, "started_at": iso(at), "playbook":
-                                    "procedure_a.yml", "version": "v1.2.3"})  # fmt: skip
+    took = (("preflight", 4.0), ("stop", 2.0), ("checkout", 1.0), ("staged_restart", 6.0), ("verify", 5.0))
+    steps = [{"name": name, "started_at": iso(at + i * 10), "ended_at": iso(at + i * 10 + seconds),
+              "duration": seconds, "status": "ok", "tasks": 3, "rescued": 0, "hosts": ["web-1"]}
+             for i, (name, seconds) in enumerate(took)]  # fmt: skip
+    so_far = {"steps": steps, "seconds": 50.0, "started_at": iso(at), "playbook": "procedure_a.yml",
+              "version": "v1.2.3"}
+    files = incident_files(RECORD, so_far)
     assert sorted(files) == ["postmortem.md", "report.html", "report.json", "report.md", "timeline.json"]
     report = json.loads(files["report.json"])
     assert (report["incident"], report["procedure"], report["status"]) == ("INC-7", "A", "ok")
