@@ -29,6 +29,15 @@ def test_an_update_is_a_copy_and_the_release_is_merged_key_by_key():
     assert record["lock_held"] is False and record["release"]["to"] is None
 
 
+def test_an_update_never_changes_the_record_it_was_given_nor_what_it_shares_with_it():
+    record = update(new_record(), {"verification": {"passed": False}}, append={"notifications": [{"ok": 1}]})
+    before = repr(record)
+    later = update(record, {"release": {"to": "v1"}, "samples": [1]}, append={"notifications": [{"ok": 2}]})
+    later = update(later, append={"notifications": {"ok": 3}, "kept_databases": ["x"]})
+    assert repr(record) == before
+    assert [n["ok"] for n in later["notifications"]] == [1, 2, 3] and later["verification"] is record["verification"]
+
+
 def test_lists_are_appended_to_and_backups_and_kept_databases_without_duplicates():
     backup = {"role": "emergency backup", "id": "b1"}
     record = update(new_record(), append={"backups": [backup]})
