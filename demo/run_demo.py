@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """`make demo`: the local staging stack meets a broken release; the metrics say roll back; Procedure A does.
 
-Runs the collection's own playbooks against inventory/local, with user traffic flowing through
-the gateway the whole time, then prints what an on-call engineer wants to know: which versions
+Runs the collection's own playbooks against inventory/local through ansible-runner (the engine AWX runs
+every job with; the output on the terminal, the decision read from the assess run's artifacts), with user
+traffic flowing through the gateway the whole time, then prints what an on-call engineer wants to know: which versions
 ran, what the decision was and why, how long each runbook step took, and how much downtime the
 traffic saw. The local staging inventory assesses at drill scale (a runbook minute is a second).
 """
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import ansible_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
@@ -27,18 +33,28 @@ def banner(text: str) -> None:
     print(f"\n\033[1m=== {text}\033[0m", flush=True)
 
 
-def playbook(name: str, *args: str, step: str) -> tuple[int, float, dict]:
-    """Run a playbook with its output on the terminal; return rc, seconds and its timeline."""
+def playbook(name: str, *args: str, step: str) -> tuple[int, float, dict, dict]:
+    """Run a playbook through ansible_runner.run with its output on the terminal, as `ansible-playbook` would
+    show it; return rc, seconds, its timeline and its artifacts (set_stats, from the run's stats event)."""
     timeline_dir = DEMO / "timelines" / step
-    env = dict(os.environ, RUNBOOK_TIMELINE_DIR=str(timeline_dir), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook")]
-    cmd += [name if name.endswith(".yml") else f"playbooks/{name}.yml", *args]
-    print("$ " + " ".join(["ansible-playbook", *cmd[1:]]), flush=True)
+    path = name if name.endswith(".yml") else f"playbooks/{name}.yml"
+    print("$ " + shlex.join(["ansible-playbook", path, *args]), flush=True)
+    private = tempfile.mkdtemp(prefix="runbook-demo-")
     started = time.monotonic()
-    rc = subprocess.call(cmd, cwd=ROOT, env=env)
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=private, project_dir=str(ROOT), playbook=path, cmdline=shlex.join(args) if args else None,
+            envvars={"RUNBOOK_TIMELINE_DIR": str(timeline_dir), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                     "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"},
+            suppress_env_files=True,
+        )  # fmt: skip
+        stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     elapsed = time.monotonic() - started
     latest = timeline_dir / "latest.json"
-    return rc, elapsed, json.loads(latest.read_text()) if latest.exists() else {}
+    artifacts = (stats[-1]["event_data"].get("artifact_data") or {}) if stats else {}
+    return runner.rc, elapsed, json.loads(latest.read_text()) if latest.exists() else {}, artifacts
 
 
 class Traffic:
@@ -81,18 +97,18 @@ def main() -> int:
 
     banner(f"1/4 Deploy the good release {GOOD} on the local staging stack")
     # The staging app's repository and its release tags, made once (a team's app has its own).
-    rc, _, _ = playbook("demo/staging.yml", step="staging")
+    rc, *_ = playbook("demo/staging.yml", step="staging")
     if rc != 0:
         print(f"demo: the staging app's repository could not be made (exit {rc})", file=sys.stderr)
         return 1
-    rc, _, _ = playbook("deploy", "-e", f"version={GOOD}", step="deploy-good")
+    rc, *_ = playbook("deploy", "-e", f"version={GOOD}", step="deploy-good")
     if rc != 0:
         print(f"demo: deploying {GOOD} failed (exit {rc}); see the output above", file=sys.stderr)
         return 1
 
     banner(f"2/4 Deploy the broken release {BROKEN} with traffic flowing; verification must fail")
     traffic = Traffic("deploy-broken")
-    rc, _, _ = playbook("deploy", "-e", f"version={BROKEN}", step="deploy-broken")
+    rc, *_ = playbook("deploy", "-e", f"version={BROKEN}", step="deploy-broken")
     broken_traffic = traffic.stop()
     if rc == 0:
         print(f"demo: {BROKEN} passed verification, but it should not have", file=sys.stderr)
@@ -102,13 +118,15 @@ def main() -> int:
     banner("3/5 Assess under traffic: the decision matrix on the gateway's own figures")
     incident = time.strftime("demo-%Y%m%dT%H%M%SZ", time.gmtime())
     traffic = Traffic("assess")
-    rc, _, _ = playbook("assess", "-e", f"incident={incident}", step="assess")
+    rc, _, _, artifacts = playbook("assess", "-e", f"incident={incident}", step="assess")
     traffic.stop()
-    decision_file = DEMO / "state" / "incidents" / incident / "decision.json"
-    if rc != 0 or not decision_file.exists():
+    # The decision as the assess run hands it on (its set_stats artifacts, as AWX's workflow hands it to the
+    # next job), for the one host of inventory/local.
+    decision = next(iter((artifacts.get("rollback_assessed") or {}).values()), None)
+    if rc != 0 or not decision:
         print(f"demo: the assessment failed (exit {rc}); see the output above", file=sys.stderr)
         return 1
-    decision = json.loads(decision_file.read_text())
+    decision_file = Path(decision["record"])
     print(f"--> {decision['summary']}")
     if (decision["decision"], decision["procedure"]) != ("rollback_now", "A"):
         print("demo: expected the decision rollback_now with Procedure A", file=sys.stderr)
@@ -117,14 +135,14 @@ def main() -> int:
     banner("4/5 Procedure A, with no version: the history names the last known good release")
     traffic = Traffic("rollback")
     # The same incident: its report carries the assessment's decision, triggers and metric samples.
-    rc, seconds, timeline = playbook("procedure_a", "-e", f"incident={incident}", step="procedure-a")
+    rc, seconds, timeline, _ = playbook("procedure_a", "-e", f"incident={incident}", step="procedure-a")
     rollback_traffic = traffic.stop()
     if rc != 0:
         print(f"demo: Procedure A failed (exit {rc}); see the output above", file=sys.stderr)
         return 1
 
     banner("5/5 Verify the running stack on its own")
-    rc_verify, _, _ = playbook("verify", "-e", f"version={GOOD}", step="verify")
+    rc_verify, *_ = playbook("verify", "-e", f"version={GOOD}", step="verify")
 
     history = [json.loads(line) for line in (DEMO / "state" / "deployments.jsonl").read_text().splitlines()]
     banner("Summary")

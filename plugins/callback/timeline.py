@@ -292,6 +292,12 @@ class CallbackModule(CallbackBase):
             load_collection_templating_plugins()
 
     def v2_playbook_on_play_start(self, play):
+        # A play that says so starts the timeline anew (playbooks/drill.yml: the drill's time begins once its broken
+        # release runs; the deploy before it is the drill's setting). Only a literal true in the play counts.
+        restart = (getattr(play, "vars", None) or {}).get("rollback_timeline_restart")
+        if restart is True or str(restart).lower() == "true":
+            self.steps, self.host_steps = {}, {}
+            self.started = time.time()
         if self.version is not None:
             return
         try:

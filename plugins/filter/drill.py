@@ -10,10 +10,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.runbook.rollback.plugins.plugin_utils import drill
 
 
-def drill_entry(steps, record, tested_at, downtime=None, previous=None):
+def drill_entry(steps, record, tested_at, downtime=None, previous=None, failure=None):
     if not isinstance(steps, dict) or not isinstance(record, dict):
         raise AnsibleFilterError("drill_entry: expects the lookup runbook_steps' result and the run record")
-    return drill.drill_entry(steps, record, str(tested_at), downtime or None, previous or None)
+    return drill.drill_entry(steps, record or {}, str(tested_at), downtime or None, previous or None, failure or None)
 
 
 def drill_markdown(entries, latest=None):

@@ -20,7 +20,7 @@ description:
   - Returns one empty result (no steps) when the callback is not enabled.
 options:
   procedure:
-    description: The procedure's letter (A, B, C or D) whose runbook steps and budgets to give.
+    description: The procedure's letter (A, B, C or D) whose runbook steps and budgets to give; empty for none.
     type: str
     required: true
   host:

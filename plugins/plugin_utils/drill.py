@@ -13,17 +13,19 @@ from ansible_collections.runbook.rollback.plugins.plugin_utils.report_budget imp
 RECORD_STEP = "report_drill"
 
 
-def drill_entry(steps, record, tested_at, downtime=None, previous=None):
+def drill_entry(steps, record, tested_at, downtime=None, previous=None, failure=None):
     """One drill, for the drill log: `steps` is the lookup runbook_steps' result, `record` the run record
-    (rollback_run), `downtime` what users saw (seconds, basis) when the drill measured it, `previous` the last
-    entry of the log (or None)."""
+    (rollback_run; empty when no procedure ran), `downtime` what users saw (seconds, basis) when the drill measured
+    it, `previous` the last entry of the log (or None), `failure` why the drill failed when the run record does
+    not say (a broken release that was not detected, a stack left on another release)."""
     verification = record.get("verification") or {}
     release = record.get("release") or {}
     # The record's own step (this role's tasks file) is not part of the drill.
     rows = [{"label": r["label"], "seconds": round(float(r["duration"]), 1), "budget": r.get("budget"),
              "verdict": r["verdict"], "status": r["status"]} for r in steps.get("rows") or []
             if r["label"] != RECORD_STEP]  # fmt: skip
-    passed = bool(verification.get("passed")) and not record.get("failure")
+    failure = record.get("failure") or failure or None
+    passed = bool(verification.get("passed")) and not failure
     interruption = steps.get("interruption") or {}
     entry = {
         "tested_at": tested_at,
@@ -32,7 +34,7 @@ def drill_entry(steps, record, tested_at, downtime=None, previous=None):
         "from_version": release.get("from"),
         "to_version": release.get("to"),
         "result": "pass" if passed else "fail",
-        "failure": record.get("failure") or None,
+        "failure": failure,
         "seconds": round(float(steps.get("seconds") or 0), 1),
         "interruption_seconds": interruption.get("seconds"),
         "downtime": downtime or None,
@@ -78,7 +80,7 @@ def drill_markdown(entries):
     last = entries[-1]
     lines = ["# Rollback drill record", "", "## Last Tested", "",
              "%s: Procedure %s, %s to %s (incident %s): **%s**%s" % (
-                 last["tested_at"], last["procedure"], last["from_version"] or "?", last["to_version"] or "?",
+                 last["tested_at"], last["procedure"] or "none", last["from_version"] or "?", last["to_version"] or "?",
                  last["incident"], last["result"].upper(), " (%s)" % last["failure"] if last["failure"] else ""),
              "", "## Test Results", "", "| step | took | budget | result |", "| --- | --- | --- | --- |"]  # fmt: skip
     for row in last["steps"]:
@@ -112,7 +114,7 @@ def drill_markdown(entries):
     lines += ["", "## Drill log", "", "| tested | procedure | result | total | over budget |",
               "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for entry in reversed(entries):
-        lines.append("| %s | %s | %s | %s | %s |" % (entry["tested_at"], entry["procedure"], entry["result"],
+        lines.append("| %s | %s | %s | %s | %s |" % (entry["tested_at"], entry["procedure"] or "-", entry["result"],
                                                      duration_text(entry["seconds"]),
                                                      ", ".join(entry["over_budget"]) or "-"))  # fmt: skip
     return "\n".join(lines) + "\n"

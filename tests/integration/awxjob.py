@@ -79,6 +79,10 @@ class Awx:
             self._inventory_json = out.stdout
         return self._inventory_json
 
+    def inventory_changed(self) -> None:
+        """The stack's inventory was changed: the next job reads it again (as an AWX inventory sync would)."""
+        self._inventory_json = None
+
     def job(self, playbook: str, job_id: int, answers: dict | None = None, *, project: Path = REPO,
             envvars: dict | None = None, **kwargs) -> Job:
         """Launch `playbook` (a path under the project, e.g. playbooks/assess.yml) as AWX job `job_id` against

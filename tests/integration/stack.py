@@ -8,6 +8,7 @@ import json
 import os
 import resource
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -17,9 +18,10 @@ import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import ansible_runner
 import yaml
 from receiver import remember_secret
 
@@ -37,17 +39,44 @@ def free_port() -> int:
 
 @dataclass
 class Run:
+    """A playbook's run: its exit code, its output, and its events (ansible-runner's, as AWX stores them)."""
+
     rc: int
     output: str
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def stats(self) -> dict:
+        """The playbook_on_stats event's counts: {"changed": {host: n}, "failures": {...}, ...}."""
+        found = [e["event_data"] for e in self.events if e.get("event") == "playbook_on_stats"]
+        return found[-1] if found else {}
 
     @property
     def changed(self) -> int:
-        """The `changed=` count of the play recap (summed over hosts)."""
+        """How many tasks changed something (summed over hosts), from the run's stats event (else its recap)."""
+        if self.events:
+            return sum((self.stats.get("changed") or {}).values())
         total = 0
         for line in self.output.splitlines():
             if " changed=" in line and " ok=" in line:
                 total += int(line.split(" changed=")[1].split()[0])
         return total
+
+    def failed_tasks(self) -> list[str]:
+        """The msg of each failed task that was not ignored, in order, from the run's events."""
+        return [str(e["event_data"].get("res", {}).get("msg", "")) for e in self.events
+                if e.get("event") == "runner_on_failed" and not e["event_data"].get("ignore_errors")]  # fmt: skip
+
+    def hosts_that_ran(self) -> set[str]:
+        """The hosts that ran at least one task, from the run's events."""
+        return {e["event_data"]["host"] for e in self.events
+                if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_skipped")}  # fmt: skip
+
+    @property
+    def kept(self) -> str:
+        """Everything of the run that outlives it: its output and its events as AWX keeps them (task results,
+        module arguments), for the checks that no secret is ever printed or stored."""
+        return self.output + "\n" + json.dumps(self.events, default=str)
 
 
 @contextmanager
@@ -150,9 +179,11 @@ class Stack:
         path = self.inventory / "group_vars" / "rollback_targets.yml"
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **values}))
 
+    def _inventory_sources(self) -> list[Path]:
+        return [self.inventory, self.app_inventory] if self.app_inventory else [self.inventory]
+
     def _inventories(self) -> list[str]:
-        sources = [self.inventory, self.app_inventory] if self.app_inventory else [self.inventory]
-        return [arg for source in sources for arg in ("-i", str(source))]
+        return [arg for source in self._inventory_sources() for arg in ("-i", str(source))]
 
     def _playbook_command(self, name: str, args: tuple, extra_vars: dict, wrap=()) -> tuple[list[str], dict]:
         """The ansible-playbook command line, run under `wrap` (e.g. unshare) when given, and its environment."""
@@ -170,6 +201,35 @@ class Stack:
         return cmd, env
 
     def playbook(self, name: str, *args: str, timeout: int = 900, wrap=(), **extra_vars) -> Run:
+        """playbooks/<name>.yml against the stack, through ansible_runner.run (the engine AWX runs every job with):
+        its output, rc and events. Under `wrap` (a command it runs under, e.g. unshare) it is a plain process."""
+        if wrap:
+            return self._playbook_process(name, args, extra_vars, wrap, timeout)
+        _cmd, env = self._playbook_command(name, args, extra_vars)
+        private = Path(tempfile.mkdtemp(prefix="runner-", dir=self.root))
+        with cost(name) as done:
+            runner = ansible_runner.run(
+                private_data_dir=str(private), project_dir=str(REPO), playbook=f"playbooks/{name}.yml",
+                inventory=[str(source) for source in self._inventory_sources()],
+                cmdline=shlex.join(args) if args else None, extravars=extra_vars or None,
+                envvars={k: env[k] for k in ("ANSIBLE_CONFIG", "ANSIBLE_NOCOLOR", "ANSIBLE_FORCE_COLOR",
+                                             "RUNBOOK_TIMELINE_DIR", "PATH")},
+                settings={"job_timeout": timeout}, suppress_env_files=True, quiet=True,
+                # No signal handler of the runner's in the test process: ^C stops the tests as usual.
+                cancel_callback=lambda: False,
+            )  # fmt: skip
+            rc = runner.rc if runner.status != "timeout" else 254
+            done(rc)
+        output = runner.stdout.read() if runner.stdout else ""
+        events = list(runner.events)
+        shutil.rmtree(private, ignore_errors=True)
+        if runner.status == "timeout":
+            raise subprocess.TimeoutExpired(f"playbooks/{name}.yml", timeout, output=output)
+        if self.echo:
+            print(output[-6000:])
+        return Run(rc, output, events)
+
+    def _playbook_process(self, name: str, args: tuple, extra_vars: dict, wrap, timeout: int) -> Run:
         cmd, env = self._playbook_command(name, args, extra_vars, wrap)
         with cost(name) as done:
             proc = subprocess.run(

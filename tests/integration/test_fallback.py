@@ -100,7 +100,7 @@ def test_without_fallback_the_run_fails_with_what_was_tried_and_the_stack_state(
     # The team was told it failed, what runs now, and level 2 (the DevOps lead) was called on its own.
     assert_started(sent, stack.project, "A", "v1.2.4", from_version="v1.2.3", minutes=10)
     assert_failed(sent, stack.project, "A", "v1.2.4", runs_now="chat-service v1.2.4 healthy")
-    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
 
     # The report says it failed, on which step, that the stack was left changed, and what is left to do.
     path = max((stack.state_dir / "incidents").glob("run-*/report.json"), key=lambda p: p.stat().st_mtime)

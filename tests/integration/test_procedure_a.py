@@ -126,7 +126,7 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     # The team was told: in progress (ETA from A's 10 minutes, the lead), then complete on v1.2.3.
     assert_started(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", minutes=10)
     assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4")
-    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
     # The incident report: the runbook's five steps against their budgets, v1.2.4 -> v1.2.3.
     report = assert_report(stack.state_dir, "inc-a", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))
     assert (report["from_version"], report["to_version"]) == ("v1.2.4", "v1.2.3")

@@ -120,9 +120,9 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
         run = stack.playbook("procedure_b", backup=backup, **extra, incident=f"inc-b-{case}")
         sent = by_channel(receiver.take())
     assert run.rc != 0
-    fatal = [line for line in run.output.splitlines() if line.startswith("fatal: ") and "Procedure B failed" in line]
+    fatal = [msg for msg in run.failed_tasks() if "Procedure B failed" in msg]
     assert fatal and expected in fatal[-1], run.output[-3000:]
-    message = json.loads(fatal[-1].split("=> ", 1)[1])["msg"]
+    message = fatal[-1]
     # A backup that does not exist is refused before the database's name is looked up in its container.
     named = "The production database " + ("" if case == "missing" else "saas_db ") + "is untouched"
     assert "\n" not in message and named in message, message
@@ -132,7 +132,7 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
         # with the production database untouched, and the lead is paged (level 2).
         assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
         assert_failed(sent, stack.project, "B", "v1.2.3", says="The production database saas_db is untouched")
-        assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+        assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
     else:
         # Refused while the backup was checked, before the rollback began: nobody was told or paged.
         assert sent == by_channel([]), sent
@@ -191,7 +191,7 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
     assert_completed(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0")
     assert incident_of(sent) == "inc-b"
-    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
     report = assert_report(
         stack.state_dir, "inc-b", "B", ("Step 1", "Step 2", "Steps 3-4", "Step 5", "Step 6", "Step 7")
     )

@@ -180,7 +180,7 @@ def test_procedure_c_finds_billing_and_rolls_only_it_back(stack):
     assert incident_of(sent) == "inc-c1"
     completed = json.dumps(sent["slack"][-1]["json"], ensure_ascii=False)
     assert f"{BILLING} runs v1.2.3; the rest stays on v1.2.5" in completed
-    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > 0
+    assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
     report = assert_report(stack.state_dir, "inc-c1", "C", ("Step 1", "Step 2", "Step 3"))
     assert report["service"] == BILLING
 

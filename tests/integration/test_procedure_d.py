@@ -73,7 +73,7 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     # nowhere in the evidence, nor in any other file of the state directory, nor in the output.
     postgres = next(c for c in inspected if c["Config"]["Labels"]["com.docker.compose.service"] == "postgres")
     assert "POSTGRES_PASSWORD=<redacted>" in postgres["Config"]["Env"]
-    assert assert_no_secret(run.output, stack.state_dir, stack.timelines) > len(ALL)
+    assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > len(ALL)
     assert json.loads((dest / "version.json").read_text())["describe"] == "v1.2.3"
     assert (dest / "compose-ps.json").stat().st_size > 0
     for f in manifest["files"]:

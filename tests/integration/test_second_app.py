@@ -25,9 +25,10 @@ def shop():
 
 
 def fatal_line(run) -> str:
-    lines = [line for line in run.output.splitlines() if line.startswith("fatal: ")]
-    assert lines, run.output[-3000:]
-    return lines[-1]
+    """The msg of the last failed task, from the run's events."""
+    failed = run.failed_tasks()
+    assert failed, run.output[-3000:]
+    return failed[-1]
 
 
 def test_a_stack_started_by_hand_is_adopted_as_the_release_it_runs(shop):

@@ -112,7 +112,7 @@ def test_procedure_b_over_ssh_restores_and_loses_nothing(stack):
     listing = stack.playbook("restore", list=True)
     assert listing.rc == 0 and "manual" in listing.output and broken["id"] in listing.output, listing.output[-2000:]
     # No secret in the run's output, the target's state or what the controller keeps.
-    assert assert_no_secret(run.output, target_copy(stack, stack.state_dir), stack.controller, stack.timelines) > 0
+    assert assert_no_secret(run.kept, target_copy(stack, stack.state_dir), stack.controller, stack.timelines) > 0
 
 
 def test_procedure_c_over_ssh_pins_one_service_and_fetches_its_logs(stack):

@@ -34,7 +34,8 @@ def config() -> dict:
     loader = DataLoader()
     data = loader.load_from_file(str(REPO / "awx" / "controller.yml"), trusted_as_template=True)
     templar = Templar(loader=loader, variables=data)
-    keys = ("controller_credential_types", "controller_projects", "controller_templates", "controller_workflows")
+    keys = ("controller_credential_types", "controller_projects", "controller_templates", "controller_workflows",
+            "controller_schedules", "runbook_awx_staging")
     return {key: templar.template(data[key]) for key in keys}
 
 
@@ -173,7 +174,8 @@ def argument_spec(module: str) -> tuple[dict, dict]:
 @pytest.mark.parametrize("key, module", [("controller_credential_types", "credential_type"),
                                          ("controller_projects", "project"),
                                          ("controller_templates", "job_template"),
-                                         ("controller_workflows", "workflow_job_template")])  # fmt: skip
+                                         ("controller_workflows", "workflow_job_template"),
+                                         ("controller_schedules", "schedule")])  # fmt: skip
 def test_the_configuration_passes_the_awx_modules_argument_specs(config, key, module):
     spec, kwargs = argument_spec(module)
     keep = {k: v for k, v in kwargs.items() if k in ("mutually_exclusive", "required_if", "required_together",
@@ -183,6 +185,22 @@ def test_the_configuration_passes_the_awx_modules_argument_specs(config, key, mo
         result = validator.validate(entry)
         assert not result.error_messages, (entry["name"], result.error_messages)
         assert not result.unsupported_parameters, (entry["name"], result.unsupported_parameters)
+
+
+def test_the_drill_is_scheduled_every_quarter_on_staging_with_answers_its_survey_takes(config):
+    from dateutil import rrule
+
+    (schedule,) = plain(config["controller_schedules"])
+    (template,) = [t for t in plain(config["controller_templates"]) if t["name"] == schedule["unified_job_template"]]
+    assert template["playbook"] == "playbooks/drill.yml" and template["inventory"] == config["runbook_awx_staging"]
+    # As AWX reads a schedule's rule (awx/main/models/schedules.py): DTSTART, then the RRULE.
+    start, rule = schedule["rrule"].split(" ", 1)
+    dates = list(rrule.rrulestr(schedule["rrule"].replace(" ", "\n"), forceset=True)[:3])
+    assert start.startswith("DTSTART:") and rule == "RRULE:FREQ=MONTHLY;INTERVAL=3"
+    assert [(d.month - dates[0].month) % 12 for d in dates] == [0, 3, 6], dates
+    # A schedule's extra data must answer its template's survey (ask_variables_on_launch is false).
+    asked = {q["variable"] for q in template["survey_spec"]["spec"]}
+    assert set(schedule["extra_data"]) <= asked and not template["ask_variables_on_launch"]
 
 
 INPUTS_SCHEMA = {

@@ -59,3 +59,16 @@ def test_the_second_drill_says_what_changed_since_the_first():
     # The log, the latest first.
     log = text.split("## Drill log")[1]
     assert log.index("2026-12-01T10:00:00Z") < log.index("2026-09-01T10:00:00Z")
+
+
+def test_a_drill_that_detected_nothing_is_recorded_as_failed_with_why():
+    entry = drill_entry(steps(assess=40), {}, "2026-12-01T10:00:00Z", None, None,
+                        "the broken release was not detected: the decision was none")  # fmt: skip
+    assert (entry["result"], entry["procedure"], entry["failure"]) == (
+        "fail", None, "the broken release was not detected: the decision was none")  # fmt: skip
+    # The run record's own failure comes first.
+    failed = drill_entry(steps(assess=40), dict(RECORD, failure="stage core never healthy"), "2026-12-01T10:00:00Z",
+                         failure="the stack ended on v1.2.4 (failed), not v1.2.3 verified")  # fmt: skip
+    assert failed["failure"] == "stage core never healthy"
+    text = drill_markdown([entry])
+    assert "Procedure none, ? to ? (incident None): **FAIL** (the broken release was not detected" in text
