@@ -218,7 +218,8 @@ class Stack:
                 # No signal handler of the runner's in the test process: ^C stops the tests as usual.
                 cancel_callback=lambda: False,
             )  # fmt: skip
-            rc = runner.rc if runner.status != "timeout" else 254
+            # A run that never started (status "error") has no rc of its own.
+            rc = runner.rc if runner.status != "timeout" and isinstance(runner.rc, int) else 254
             done(rc)
         output = runner.stdout.read() if runner.stdout else ""
         events = list(runner.events)
