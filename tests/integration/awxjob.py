@@ -79,6 +79,14 @@ class Awx:
             self._inventory_json = out.stdout
         return self._inventory_json
 
+    def launch(self, template: str, job_id: int, answers: dict | None = None, *, extra: dict | None = None,
+               **kwargs) -> Job:
+        """Launch the job template of awx/controller.yml named `template` with these survey answers (its defaults
+        for the rest, as AWX fills them in) and `extra`, the template's own extra variables."""
+        spec = job_templates()[template]
+        return self.job(spec["playbook"], job_id, {**(extra or {}), **survey_answers(spec, answers or {})},
+                        template=template, **kwargs)  # fmt: skip
+
     def inventory_changed(self) -> None:
         """The stack's inventory was changed: the next job reads it again (as an AWX inventory sync would)."""
         self._inventory_json = None
@@ -132,6 +140,30 @@ def launch(root: Path, project: Path, playbook: str, job_id: int, answers: dict 
         done(runner.rc)
     output = runner.stdout.read() if runner.stdout else ""
     return Job(runner.status, runner.rc, output, list(runner.events))
+
+
+def job_templates() -> dict[str, dict]:
+    """awx/controller.yml's job templates by name, rendered as awx/configure.yml renders them."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    loader = DataLoader()
+    data = loader.load_from_file(str(REPO / "awx" / "controller.yml"), trusted_as_template=True)
+    templates = json.loads(json.dumps(Templar(loader=loader, variables=data).template(data["controller_templates"]),
+                                      default=str))  # fmt: skip
+    return {t["name"]: t for t in templates}
+
+
+def survey_answers(template: dict, answers: dict) -> dict:
+    """A launch's extra vars as AWX makes them from a survey: the answers given, each checked against its question,
+    and every other question's default when it has one (AWX leaves out an empty default)."""
+    questions = {q["variable"]: q for q in template["survey_spec"]["spec"]}
+    unknown = set(answers) - set(questions)
+    assert not unknown, f"{template['name']} asks no {sorted(unknown)}"
+    for variable, value in answers.items():
+        if questions[variable].get("choices"):
+            assert value in questions[variable]["choices"], (variable, value)
+    return {**{v: q["default"] for v, q in questions.items() if q.get("default") not in (None, "")}, **answers}
 
 
 def job_line(job: Job, text: str) -> str:

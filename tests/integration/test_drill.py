@@ -1,7 +1,9 @@
-"""The quarterly drill (playbooks/drill.yml) as AWX's "Rollback: drill" job template runs it on its schedule, on a
-staging stack of its own: refused where the inventory does not allow drills, then run twice. Each drill deploys the
-broken release, detects it from the metrics under the drill's users, rolls back and verifies, and the drill log on
-the host shows both drills and what changed between them.
+"""awx/controller.yml's job templates launched as AWX launches them (tests/integration/awxjob.py), on a staging stack
+of its own: each template that only reads or plans, with its survey's answers; then the quarterly drill
+(playbooks/drill.yml) as the "Rollback: drill" template runs on its schedule: refused where the inventory does not
+allow drills, then run twice. Each drill deploys the broken release, detects it from the metrics under the drill's
+users, rolls back and verifies, and the drill log on the host shows both drills and what changed between them.
+(assess and auto, the workflow's chain, are test_assess's.)
 
 The tests share one stack and run in file order."""
 
@@ -31,6 +33,32 @@ def awx(stack):
 def drills(stack) -> list[dict]:
     text = stack.read(stack.state_dir / "drills.jsonl") or ""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_each_job_template_runs_its_survey_answers_as_awx_launches_it(staging, awx):
+    before = staging.containers()
+    job = awx.launch("Rollback: backup", 310, {"incident": "awx-backup"})
+    assert (job.status, job.rc) == ("successful", 0), job.output[-3000:]
+    (backup,) = [json.loads(staging.read(p)) for p in staging.files(staging.state_dir / "backups", "*.json")]
+    runs = (
+        ("Rollback: restore", {"list": "yes"}, backup["id"]),
+        ("Rollback: verify", {"version": "v1.2.3"}, "PASS"),
+        ("Rollback: Procedure A (code)", {"version": "v1.2.4", "plan": "yes"}, "PLAN of Procedure A, nothing changed"),
+        ("Rollback: Procedure B (code and database)", {"backup": backup["id"], "plan": "yes"},
+         "PLAN of Procedure B, nothing changed"),
+        ("Rollback: Procedure C (one service)", {"service": "chat-service", "version": "v1.2.4", "plan": "yes"},
+         "PLAN of Procedure C, nothing changed"),
+        ("Rollback: Procedure D (emergency shutdown)", {"incident": "awx-d", "plan": "yes"},
+         "PLAN of Procedure D, nothing changed"),
+        ("Rollback: notify", {"event": "started", "incident": "awx-notify", "message": "a drill of the templates"},
+         "started"),
+    )  # fmt: skip
+    for job_id, (template, answers, said) in enumerate(runs, start=311):
+        job = awx.launch(template, job_id, answers)
+        assert (job.status, job.rc) == ("successful", 0), (template, job.output[-3000:])
+        assert said in job.output, (template, job.output[-3000:])
+    assert staging.containers() == before, "a template that only reads or plans changed the stack"
+    assert [e["version"] for e in staging.history()] == ["v1.2.3"]
 
 
 def test_a_drill_is_refused_where_the_inventory_does_not_allow_one_and_for_a_bad_release(staging, awx):
