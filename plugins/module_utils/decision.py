@@ -466,7 +466,9 @@ def _service_rules(f, services, t):
             if down > t[limit_key]:
                 text = "%s service %s down for %s (> %s)" % (kind, name, fmt_duration(down), fmt_duration(t[limit_key]))
                 f.hit(rule_id, priority, "availability", text, observed=down, threshold=t[limit_key])
-        if svc["failed_checks"] >= t["failed_checks"]:
+        # The runbook's "health checks failing consistently (3/3)" is a critical service's: a non-critical service
+        # that fails its checks is a high issue once it has been down over its 15 minutes (the rule above).
+        if svc["critical"] and svc["failed_checks"] >= t["failed_checks"]:
             text = "%s failed %d consecutive health checks (>= %d)" % (name, svc["failed_checks"], t["failed_checks"])
             f.hit("health_checks_failing", "critical", "availability", text, observed=svc["failed_checks"],
                   threshold=t["failed_checks"])  # fmt: skip
@@ -526,11 +528,16 @@ def choose_procedure(signals, context, services):
     return "A", None
 
 
-def blockers_for(priority, context, t):
+def blockers_for(priority, context, t, max_downtime=None):
+    """The runbook's reasons not to roll back. A fix is a reason when it is quick (under quick_fix_minutes), or when it
+    fits within the downtime the matrix allows this priority: the runbook rolls back when the fix would take longer."""
     found = []
     quick = context["quick_fix_minutes"]
     if quick is not None and quick < t["quick_fix_minutes"]:
         found.append("quick fix available in %s min (under %s min)" % (fmt_num(quick), fmt_num(t["quick_fix_minutes"])))
+    elif quick is not None and max_downtime is not None and quick <= max_downtime:
+        found.append("the fix (%s min) fits within the %s min of downtime the runbook allows a %s issue"
+                     % (fmt_num(quick), fmt_num(max_downtime), priority))
     if context["isolated_non_critical"] and priority != "critical":
         found.append("issue isolated to a non-critical feature")
     return found
@@ -564,7 +571,7 @@ def evaluate(samples=None, baseline=None, services=None, signals=None, context=N
     if decision in ROLLBACK_DECISIONS:
         procedure, service = choose_procedure(signals, context, services)
         if procedure != "D":
-            blockers = blockers_for(priority, context, t)
+            blockers = blockers_for(priority, context, t, max_downtime)
         if blockers:
             without_blockers = {
                 "decision": decision,

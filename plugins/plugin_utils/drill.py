@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils.report_budget import budget_text, duration_text
 
-# The timeline step of roles/report/tasks/drill.yml, which writes the record.
-RECORD_STEP = "report_drill"
+# The drill's own bookkeeping, no step of the runbook's: the steps of roles/report/tasks/drill.yml (which writes the
+# record) and of the drill playbook's start, users and end (roles/procedure/tasks/drill_*.yml).
+RECORD_STEPS = ("report_drill", "drill_start", "drill_users", "drill_end")
 
 
 def drill_entry(steps, record, tested_at, downtime=None, previous=None, failure=None):
@@ -23,7 +24,7 @@ def drill_entry(steps, record, tested_at, downtime=None, previous=None, failure=
     # The record's own step (this role's tasks file) is not part of the drill.
     rows = [{"label": r["label"], "seconds": round(float(r["duration"]), 1), "budget": r.get("budget"),
              "verdict": r["verdict"], "status": r["status"]} for r in steps.get("rows") or []
-            if r["label"] != RECORD_STEP]  # fmt: skip
+            if r["label"] not in RECORD_STEPS]  # fmt: skip
     failure = record.get("failure") or failure or None
     passed = bool(verification.get("passed")) and not failure
     interruption = steps.get("interruption") or {}

@@ -13,7 +13,8 @@ import re
 # The runbook's procedures: title, time estimate (seconds, low-high) and its steps, each with the
 # timeline steps (roles, or role_entrypoint) that carry it out and its own estimate. Steps of the
 # run that no runbook step names (history, report, ...) are bookkeeping: listed, never budgeted.
-ASSESS = ("Assess the situation", ("assess",), (120, 180))
+# Assessing is the assess role, and under auto.yml and the drill taking its decision (roles/procedure/tasks/auto.yml).
+ASSESS = ("Assess the situation", ("assess", "auto_decide"), (120, 180))
 # Preflight, whole or entered through one of its tasks files (Procedure C's lock and release check, the
 # fallback attempts of Procedure A).
 PREFLIGHT = ("preflight", "preflight_inputs", "preflight_lock", "preflight_target", "preflight_release",

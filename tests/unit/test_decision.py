@@ -394,10 +394,16 @@ def test_single_sample_rule_uses_only_the_latest_sample():
                      id="non-critical-down-901s"),
         pytest.param(svc("auth", healthy=False, critical=True, down_seconds=901), "non_critical_service_down", None,
                      id="critical-down-is-not-non-critical-rule"),
-        pytest.param(svc("search", failed_checks=2), "health_checks_failing", None, id="failed-checks-2"),
-        pytest.param(svc("search", failed_checks=3), "health_checks_failing", "critical", id="failed-checks-3"),
-        pytest.param(svc("search", healthy=False, failed_checks=3), "health_checks_failing", "critical",
+        pytest.param(svc("auth", critical=True, failed_checks=2), "health_checks_failing", None, id="failed-checks-2"),
+        pytest.param(svc("auth", critical=True, failed_checks=3), "health_checks_failing", "critical",
+                     id="failed-checks-3"),
+        pytest.param(svc("auth", healthy=False, critical=True, failed_checks=3), "health_checks_failing", "critical",
                      id="failed-checks-3-unhealthy"),
+        # A non-critical service failing its checks is the runbook's "non-critical service down": high after 15 min.
+        pytest.param(svc("search", healthy=False, failed_checks=3, down_seconds=900), "health_checks_failing", None,
+                     id="non-critical-failed-checks-3-is-not-critical"),
+        pytest.param(svc("search", healthy=False, failed_checks=30, down_seconds=901), "non_critical_service_down",
+                     "high", id="non-critical-failed-checks-down-901s-is-high"),
     ],
 )  # fmt: skip
 def test_service_rules(subject, rule_id, priority):
@@ -429,7 +435,8 @@ def test_complete_outage(services, outage):
 
 
 def test_every_failing_service_gets_its_own_trigger():
-    result = evaluate(services=[svc("a", failed_checks=3), svc("b", failed_checks=5), svc("c")])
+    result = evaluate(services=[svc("a", critical=True, failed_checks=3), svc("b", critical=True, failed_checks=5),
+                                svc("c")])
     assert ids(result).count("health_checks_failing") == 2
 
 
@@ -651,9 +658,10 @@ def test_other_critical_signals_do_not_choose_d(name):
         pytest.param({"signals": {"migration_data_loss": True}}, "B", None, id="migration-data-loss-B"),
         pytest.param({"services": [svc("chat-service", healthy=False, down_seconds=901), *HEALTHY]}, "C",
                      "chat-service", id="one-unhealthy-of-three-C"),
-        pytest.param({"services": [svc("chat-service", healthy=False, failed_checks=3), svc("postgres")]}, "C",
-                     "chat-service", id="one-unhealthy-of-two-C"),
-        pytest.param({"services": [svc("chat-service", healthy=True, failed_checks=3), *HEALTHY]}, "A", None,
+        pytest.param({"services": [svc("chat-service", healthy=False, critical=True, failed_checks=3),
+                                   svc("postgres")]}, "C", "chat-service", id="one-unhealthy-of-two-C"),
+        pytest.param({"services": [svc("chat-service", healthy=True, critical=True, failed_checks=3), *HEALTHY]}, "A",
+                     None,
                      id="failing-checks-but-healthy-A"),
         pytest.param({"services": [svc("a", healthy=False, down_seconds=901), svc("b", healthy=False), svc("c")]},
                      "A", None, id="two-unhealthy-A"),
@@ -699,7 +707,12 @@ def test_no_procedure_without_a_rollback(kwargs):
     ("kwargs", "context", "blocked"),
     [
         pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 4.9}, True, id="high-quick-fix-4.9"),
-        pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 5}, False, id="high-quick-fix-5"),
+        # The runbook rolls back when the fix would take longer than the matrix's downtime (high: 15, critical: 5).
+        pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 5}, True, id="high-fix-5-fits-15"),
+        pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 15}, True, id="high-fix-15-fits-15"),
+        pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 15.1}, False, id="high-fix-15.1-over-15"),
+        pytest.param(REPRESENTATIVE["critical"], {"quick_fix_minutes": 5}, True, id="critical-fix-5-fits-5"),
+        pytest.param(REPRESENTATIVE["critical"], {"quick_fix_minutes": 5.1}, False, id="critical-fix-5.1-over-5"),
         pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": 0}, True, id="high-quick-fix-0"),
         pytest.param(REPRESENTATIVE["high"], {"quick_fix_minutes": None}, False, id="high-no-quick-fix"),
         pytest.param(REPRESENTATIVE["critical"], {"quick_fix_minutes": 4.9}, True, id="critical-quick-fix-4.9"),
@@ -785,8 +798,8 @@ def test_blockers_do_not_change_a_decision_that_is_no_rollback():
                      False, True, id="lower-error-line"),
         pytest.param({"samples": held("error_rate", 11, 120)}, {"error_rate_critical_window": 120},
                      "error_rate_critical", False, True, id="shorter-window"),
-        pytest.param({"services": [svc("a", failed_checks=3)]}, {"failed_checks": 5}, "health_checks_failing", True,
-                     False, id="failed-checks-5"),
+        pytest.param({"services": [svc("a", critical=True, failed_checks=3)]}, {"failed_checks": 5},
+                     "health_checks_failing", True, False, id="failed-checks-5"),
         pytest.param({"samples": [{"ts": T0, "disk_free_percent": 8}]}, {"disk_free_percent": 10}, "disk_low", False,
                      True, id="disk-10"),
         pytest.param({"samples": held("p95_ms", 450, 1200), "baseline": {"p95_ms": 100}}, {"p95_critical_factor": 4},
@@ -814,9 +827,10 @@ def test_matrix_band_override():
 
 
 def test_decision_point_overrides():
-    context = {"quick_fix_minutes": 8, "investigation_minutes": 45}
+    # A fix longer than any allowed downtime (high: 15 min, an escalated medium: 30), so only the thresholds decide.
+    context = {"quick_fix_minutes": 31, "investigation_minutes": 45}
     assert evaluate(signals={"logs_missing": True}, context=context)["decision"] == "rollback"
-    blocked = evaluate(signals={"logs_missing": True}, context=context, thresholds={"quick_fix_minutes": 10})
+    blocked = evaluate(signals={"logs_missing": True}, context=context, thresholds={"quick_fix_minutes": 40})
     assert blocked["decision"] == "fix_forward"
     assert evaluate(signals={"config_issue": True}, context=context)["decision"] == "rollback"
     waits = evaluate(signals={"config_issue": True}, context=context, thresholds={"investigation_minutes": 60})
