@@ -21,7 +21,6 @@ import argparse
 import datetime
 import json
 import math
-import os
 import random
 import signal
 import sys
@@ -319,10 +318,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=5, help="per-request timeout in seconds (default 5)")
     parser.add_argument("--health-interval", type=float, default=1, help="seconds between version polls")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable flows")
-    # A drill (playbooks/drill.yml, rollback_drill_traffic_command) names the file in the environment.
-    parser.add_argument("--out", default=os.environ.get("RUNBOOK_DRILL_TRAFFIC_OUT") or None,
-                        help="write the full result, with every request, to this JSON file "
-                             "(default: $RUNBOOK_DRILL_TRAFFIC_OUT, when set)")
+    parser.add_argument("--out", help="write the full result, with every request, to this JSON file")
     args = parser.parse_args(argv)
     try:
         args.url = check_url(args.url)

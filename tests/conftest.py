@@ -30,28 +30,29 @@ def pytest_addoption(parser):
 
 
 # The longest modules first, so that two workers end close together (minutes per module, summed over its
-# tests, in a CI run of 2026-12-02 on the 2-core machine, the drills running beside). A module not listed
+# tests, in a CI run of 2026-12-03 on the 2-core machine, the drills running beside). A module not listed
 # runs after them, in collection order: add a new module here by its measured time (.ci/run prints the
 # slowest tests). xdist hands a worker its next module while two tests of its current one are left, so a
 # long module placed late can still end up alone on one worker: keep the short ones last.
 HEAVIEST_FIRST = (
-    "test_procedure_a.py",  # 9.0
-    "test_assess.py",  # 8.9
-    "test_procedure_b.py",  # 8.5
-    "test_procedure_b_killed.py",  # 7.8
-    "test_shutdown_faults.py",  # 5.0
-    "test_procedure_c.py",  # 4.4
-    "test_fallback.py",  # 3.5
-    "test_writes_under_traffic.py",  # 3.1
-    "test_second_app.py",  # about 3 (new)
-    "test_notify.py",  # 3.0
-    "test_backup.py",  # 2.4
-    "test_interrupted.py",  # 2.2
-    "test_backup_s3.py",  # 1.8
-    "test_procedure_d.py",  # 1.6
-    "test_prometheus.py",  # 1.6
-    "test_report_browser.py",  # 0.3
-    "test_lock_race.py",  # 0.2
+    "test_procedure_b.py",  # 10.9
+    "test_procedure_b_killed.py",  # 10.6
+    "test_procedure_c.py",  # 9.3
+    "test_procedure_a.py",  # 9.1
+    "test_assess.py",  # 8.6
+    "test_shutdown_faults.py",  # 8.4
+    "test_fallback.py",  # 4.3
+    "test_drill.py",  # about 3.5 (new)
+    "test_second_app.py",  # 3.3
+    "test_writes_under_traffic.py",  # 3.3
+    "test_backup.py",  # 2.0
+    "test_notify.py",  # 1.4
+    "test_backup_s3.py",  # 1.1
+    "test_prometheus.py",  # 1.0
+    "test_interrupted.py",  # 1.0
+    "test_procedure_d.py",  # 0.9
+    "test_lock_race.py",  # 0.3
+    "test_report_browser.py",  # 0.2
 )
 
 

@@ -5,7 +5,7 @@ private data dir laid out as AWX lays it out.
 - inventory/hosts: an executable printing the inventory as JSON, as AWX's inventory script does;
 - env/extravars: the survey answers and launch variables with AWX's own awx_*/tower_* variables, every string
   tagged `!unsafe` as AWX's safe_dump writes them (so that Jinja in an answer is never evaluated);
-- envvars (JOB_ID, AWX_HOST, ...) and settings (suppress_ansible_output) passed to the runner as AWX does;
+- envvars (JOB_ID, AWX_HOST, ...), the job's timeout and suppress_ansible_output given to the runner as AWX does;
 - ident: the job id; the stdout callback is the runner's awx_display, as in every AWX job.
 
 The job's result is what AWX keeps of it: status, rc, its events, and the artifacts of its playbook_on_stats
@@ -129,13 +129,15 @@ def job_env(job_id: int, awx_host: str, envvars: dict | None = None) -> dict:
 def launch(root: Path, project: Path, playbook: str, job_id: int, answers: dict | None = None, *,
            inventory_json: str, awx_host: str = "https://awx.example.test", envvars: dict | None = None,
            timeout: int = 900, **kwargs) -> Job:
-    """One AWX job through ansible_runner.run, as AWX calls it (ident, envvars, settings, no env files)."""
+    """One AWX job through ansible_runner.run, as AWX calls it (ident, envvars, timeout, no env files)."""
     pdd = private_data_dir(root, project, job_id, answers, inventory_json, **kwargs)
     with cost(f"awx {Path(playbook).stem}") as done:
         runner = ansible_runner.run(
             private_data_dir=str(pdd), playbook=playbook, inventory=str(pdd / "inventory" / "hosts"),
             ident=str(job_id), envvars=job_env(job_id, awx_host, envvars),
-            settings={"suppress_ansible_output": True, "job_timeout": timeout}, suppress_env_files=True, quiet=True,
+            # With suppress_env_files the runner reads no env/settings and drops settings= too: the job's timeout is an
+            # argument, and AWX's suppress_ansible_output is what the runner takes from quiet=True then.
+            timeout=timeout, suppress_env_files=True, quiet=True,
         )
         done(runner.rc)
     output = runner.stdout.read() if runner.stdout else ""

@@ -214,7 +214,7 @@ class Stack:
                 cmdline=shlex.join(args) if args else None, extravars=extra_vars or None,
                 envvars={k: env[k] for k in ("ANSIBLE_CONFIG", "ANSIBLE_NOCOLOR", "ANSIBLE_FORCE_COLOR",
                                              "RUNBOOK_TIMELINE_DIR", "PATH")},
-                settings={"job_timeout": timeout}, suppress_env_files=True, quiet=True,
+                timeout=timeout, suppress_env_files=True, quiet=True,
                 # No signal handler of the runner's in the test process: ^C stops the tests as usual.
                 cancel_callback=lambda: False,
             )  # fmt: skip

@@ -10,18 +10,23 @@ The tests share one stack and run in file order."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from awxjob import Awx
+from stack import REPO
 
-# The drill job's own extra variables (a site sets them on the template): the runbook's minutes as seconds.
-SCALE = {"duration": 12, "interval": 1, "window_scale": 0.0167}
+# The staging inventory's drill scale (the runbook's minutes as seconds), as inventory/local has it: the scheduled
+# job passes only its survey's answer.
+SCALE = {"rollback_assess_duration": 12, "rollback_assess_interval": 1, "rollback_assess_window_scale": 0.0167}
 SCHEDULED = {"awx_job_launch_type": "scheduled", "awx_schedule_name": "Quarterly rollback drill", "awx_schedule_id": 7}
 
 
 @pytest.fixture(scope="module")
 def staging(stack):
     stack.seed("v1.2.3")
+    stack.write_group_vars(**SCALE)
     return stack
 
 
@@ -63,15 +68,17 @@ def test_each_job_template_runs_its_survey_answers_as_awx_launches_it(staging, a
 
 def test_a_drill_is_refused_where_the_inventory_does_not_allow_one_and_for_a_bad_release(staging, awx):
     before, history = staging.containers(), staging.history()
-    job = awx.job("playbooks/drill.yml", 300, {"drill_release": "v1.2.4", **SCALE}, template="Rollback: drill",
-                  meta=SCHEDULED)  # fmt: skip
+    job = awx.launch("Rollback: drill", 300, {"drill_release": "v1.2.4"}, meta=SCHEDULED)
     assert job.status == "failed"
-    assert job.failed_tasks() == ["no drill on staging-test: its inventory does not allow drills "
-                                  "(rollback_drill_allowed: true, for staging hosts only); nothing was changed"]
-    staging.write_group_vars(rollback_drill_allowed=True)
+    assert job.failed_tasks() == ["no drill on staging-test: its inventory does not allow drills (a staging "
+                                  "inventory allows them with rollback_drill_allowed: true); nothing was changed"]
+    # The staging app's users on this machine, as inventory/local has them, until the drill stops them.
+    users = [sys.executable, str(REPO / "demo" / "traffic.py"), f"--url=http://127.0.0.1:{staging.port}",
+             "--duration=1800", "--rate=30", "--workers=4"]  # fmt: skip
+    staging.write_group_vars(rollback_drill_allowed=True, rollback_drill_traffic_command=users)
     awx.inventory_changed()
     for release, said in (("1.2.4", "drill_release invalid version '1.2.4'"), ("v1.2.3", "v1.2.3 runs already")):
-        run = staging.playbook("drill", drill_release=release, **SCALE)
+        run = staging.playbook("drill", drill_release=release)
         assert run.rc != 0 and said in run.output, run.output[-3000:]
     assert staging.containers() == before and staging.history() == history
     assert drills(staging) == []
@@ -80,9 +87,13 @@ def test_a_drill_is_refused_where_the_inventory_does_not_allow_one_and_for_a_bad
 def test_two_scheduled_drills_are_recorded_with_what_changed_between_them(staging, awx):
     tested = []
     for job_id in (301, 302):
-        job = awx.job("playbooks/drill.yml", job_id, {"drill_release": "v1.2.4", **SCALE}, template="Rollback: drill",
-                      meta=SCHEDULED)  # fmt: skip
+        timelines = set(staging.timelines.glob("*-drill.json"))
+        job = awx.launch("Rollback: drill", job_id, {"drill_release": "v1.2.4"}, meta=SCHEDULED)
         assert (job.status, job.rc) == ("successful", 0), job.output[-4000:]
+        # The users were stopped when the drill ended: none of the drill's traffic runs on.
+        left = subprocess.run(["pgrep", "-f", f"traffic.py --url=http://127.0.0.1:{staging.port}"], check=False,
+                              capture_output=True, text=True)  # fmt: skip
+        assert left.returncode == 1, left.stdout
         # The broken release was deployed, detected from the metrics, and rolled back with Procedure A.
         report = job.artifacts["runbook_report"]
         assert (report["procedure"], report["result"], report["to_version"]) == ("A", "ok", "v1.2.3"), report
@@ -95,11 +106,17 @@ def test_two_scheduled_drills_are_recorded_with_what_changed_between_them(stagin
         entry = log[-1]
         assert (entry["result"], entry["procedure"], entry["from_version"], entry["to_version"]) == (
             "pass", "A", "v1.2.4", "v1.2.3")  # fmt: skip
-        # The drill's time starts once the broken release runs: its deploy is not one of the drill's steps.
-        labels = [s["label"] for s in entry["steps"]]
-        assert labels and not any("deploy" in label for label in labels), labels
+        # The drill's time starts once the broken release runs: the timeline the job wrote has none of the deploy's
+        # steps (nor the drill's check before it); the users start before the assessment.
+        (timeline,) = set(staging.timelines.glob("*-drill.json")) - timelines
+        steps = [step["name"] for step in json.loads(timeline.read_text())["steps"]]
+        assert "procedure_deploy" not in steps and "drill_start" not in steps, steps
+        assert steps.index("drill_users") < steps.index("assess") < steps.index("procedure_a"), steps
+        labels = [row["label"] for row in entry["steps"]]
+        assert labels[:2] == ["Assess the situation", "Step 1: identify the last known good release"], labels
+        # What the users saw, from their own summary: the broken release's failed requests and the rollback's gap.
         assert entry["downtime"]["basis"] == "the drill's users, in runs of failed requests"
-        assert entry["downtime"]["seconds"] >= 0 and entry["seconds"] > 0
+        assert 0 < entry["downtime"]["seconds"] < entry["seconds"], entry
         tested.append(entry["tested_at"])
     first, second = drills(staging)
     assert first["compared"] is None

@@ -196,7 +196,9 @@ def test_the_drill_is_scheduled_every_quarter_on_staging_with_answers_its_survey
     # As AWX reads a schedule's rule (awx/main/models/schedules.py): DTSTART, then the RRULE.
     start, rule = schedule["rrule"].split(" ", 1)
     dates = list(rrule.rrulestr(schedule["rrule"].replace(" ", "\n"), forceset=True)[:3])
-    assert start.startswith("DTSTART:") and rule == "RRULE:FREQ=MONTHLY;INTERVAL=3"
+    # AWX refuses a DTSTART with no time zone: UTC (Z) or a TZID.
+    assert re.fullmatch(r"DTSTART(:\d{8}T\d{6}Z|;TZID=[\w/+-]+:\d{8}T\d{6})", start), start
+    assert rule == "RRULE:FREQ=MONTHLY;INTERVAL=3"
     assert [(d.month - dates[0].month) % 12 for d in dates] == [0, 3, 6], dates
     # A schedule's extra data must answer its template's survey (ask_variables_on_launch is false).
     asked = {q["variable"] for q in template["survey_spec"]["spec"]}

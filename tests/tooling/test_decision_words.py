@@ -35,5 +35,5 @@ def test_every_list_of_decisions_in_the_roles_is_the_decision_modules():
             words = set(re.findall(r"'([a-z_]+)'", match.group(1)))
             assert words in (every, rolling_back), (path.name, sorted(words))
             found += 1
-    # auto.yml's check of a handed-on decision and its two branches, and the drill's judgement.
-    assert found >= 5, found
+    # auto.yml's check of a handed-on decision and its two branches.
+    assert found >= 3, found
