@@ -293,7 +293,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         # A play that says so starts the timeline anew (playbooks/drill.yml: the drill's time begins once its broken
-        # release runs; the deploy before it is the drill's setting). Only a literal true in the play counts.
+        # release runs; the deploy before it is the drill's setting). Only true as written in the play counts (a
+        # boolean, or the word true), never a template.
         restart = (getattr(play, "vars", None) or {}).get("rollback_timeline_restart")
         if restart is True or str(restart).lower() == "true":
             self.steps, self.host_steps = {}, {}

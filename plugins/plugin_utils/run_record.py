@@ -61,7 +61,7 @@ def update(record, changes=None, append=None) -> dict:
 
     `record` may be empty or None (a role run outside a procedure): the defaults stand in for it.
     """
-    if record is None or record == {}:
+    if not record:
         record = {name: copy.deepcopy(default) for name, (_kind, default) in FIELDS.items()}
     if not isinstance(record, dict):
         raise RunRecordError("run_record: the record must be a dictionary, not %s" % type(record).__name__)

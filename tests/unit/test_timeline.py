@@ -132,6 +132,27 @@ def test_failed_run(project):
     assert "verify" in proc.stdout.split("RUNBOOK TIMELINE", 1)[1]
 
 
+def test_a_play_that_says_so_starts_the_timeline_anew(project):
+    # The drill's shape (playbooks/drill.yml): a first play that sets the scene, then the one whose time counts.
+    (project / "rollback.yml").write_text(PLAYBOOK + """
+- name: From here on the clock runs
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    rollback_timeline_restart: true
+    fail_verify: false
+  roles:
+    - verify
+""")
+    proc = run_playbook(project, RUNBOOK_TIMELINE_DIR=str(project / "abs"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((project / "abs" / "latest.json").read_text())
+    # Only the second play's step: the first play's preflight and cleanup are gone, and verify counts once.
+    assert [(s["name"], s["tasks"]) for s in data["steps"]] == [("verify", 2)]
+    assert data["duration"] >= data["steps"][0]["duration"]
+
+
 def test_no_dir_only_prints(project):
     proc = run_playbook(project)
     assert proc.returncode == 0
