@@ -190,6 +190,10 @@ class Stack:
         cmd = [*wrap, str(BIN / "ansible-playbook"), *self._inventories(), f"playbooks/{name}.yml", *args]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
+        # The run's temporary files under the stack's own directory: a module killed mid-run (the fault tests) leaves
+        # its unpacked payload there, removed with the stack, instead of in the machine's /tmp.
+        scratch = self.root / "tmp"
+        scratch.mkdir(exist_ok=True)
         env = dict(
             os.environ,
             ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -197,6 +201,7 @@ class Stack:
             ANSIBLE_FORCE_COLOR="0",
             RUNBOOK_TIMELINE_DIR=str(self.timelines),
             PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+            TMPDIR=str(scratch),
         )
         return cmd, env
 
@@ -213,7 +218,7 @@ class Stack:
                 inventory=[str(source) for source in self._inventory_sources()],
                 cmdline=shlex.join(args) if args else None, extravars=extra_vars or None,
                 envvars={k: env[k] for k in ("ANSIBLE_CONFIG", "ANSIBLE_NOCOLOR", "ANSIBLE_FORCE_COLOR",
-                                             "RUNBOOK_TIMELINE_DIR", "PATH")},
+                                             "RUNBOOK_TIMELINE_DIR", "PATH", "TMPDIR")},
                 timeout=timeout, suppress_env_files=True, quiet=True,
                 # No signal handler of the runner's in the test process: ^C stops the tests as usual.
                 cancel_callback=lambda: False,
