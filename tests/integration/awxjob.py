@@ -162,10 +162,21 @@ def survey_answers(template: dict, answers: dict) -> dict:
     questions = {q["variable"]: q for q in template["survey_spec"]["spec"]}
     unknown = set(answers) - set(questions)
     assert not unknown, f"{template['name']} asks no {sorted(unknown)}"
-    for variable, value in answers.items():
-        if questions[variable].get("choices"):
-            assert value in questions[variable]["choices"], (variable, value)
-    return {**{v: q["default"] for v, q in questions.items() if q.get("default") not in (None, "")}, **answers}
+    launched = {**{v: q["default"] for v, q in questions.items() if q.get("default") not in (None, "")}, **answers}
+    # What AWX refuses at launch (awx/main/models/mixins.py, _survey_element_validation): a required question left
+    # unanswered, an answer not among the choices, of the wrong type, or outside min/max.
+    for variable, q in questions.items():
+        if variable not in launched:
+            assert not q.get("required"), f"{template['name']}: {variable} is required"
+            continue
+        value = launched[variable]
+        if q.get("choices"):
+            assert value in q["choices"], (template["name"], variable, value)
+        elif q["type"] in ("text", "textarea"):
+            assert isinstance(value, str) and q.get("min", 0) <= len(value) <= q.get("max", 1024), (variable, value)
+        elif q["type"] == "integer":
+            assert isinstance(value, int) and q.get("min", value) <= value <= q.get("max", value), (variable, value)
+    return launched
 
 
 def job_line(job: Job, text: str) -> str:
