@@ -24,7 +24,7 @@ from pathlib import Path
 
 import ansible_runner
 import yaml
-from stack import BIN, REPO, cost
+from stack import BIN, REPO, cost, failed_messages
 
 
 class _UnsafeDumper(yaml.SafeDumper):
@@ -58,8 +58,7 @@ class Job:
 
     def failed_tasks(self) -> list[str]:
         """The msg of each failed task that was not ignored, from the job's events."""
-        return [e["event_data"].get("res", {}).get("msg", "") for e in self.events
-                if e.get("event") == "runner_on_failed" and not e["event_data"].get("ignore_errors")]  # fmt: skip
+        return failed_messages(self.events)
 
 
 class Awx:

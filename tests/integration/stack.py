@@ -37,6 +37,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def failed_messages(events: list[dict]) -> list[str]:
+    """The msg of each failed task that was not ignored, in order, from a run's ansible-runner events."""
+    return [str(e["event_data"].get("res", {}).get("msg", "")) for e in events
+            if e.get("event") == "runner_on_failed" and not e["event_data"].get("ignore_errors")]  # fmt: skip
+
+
 @dataclass
 class Run:
     """A playbook's run: its exit code, its output, and its events (ansible-runner's, as AWX stores them)."""
@@ -64,8 +70,7 @@ class Run:
 
     def failed_tasks(self) -> list[str]:
         """The msg of each failed task that was not ignored, in order, from the run's events."""
-        return [str(e["event_data"].get("res", {}).get("msg", "")) for e in self.events
-                if e.get("event") == "runner_on_failed" and not e["event_data"].get("ignore_errors")]  # fmt: skip
+        return failed_messages(self.events)
 
     def hosts_that_ran(self) -> set[str]:
         """The hosts that ran at least one task, from the run's events."""
