@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import posixpath
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +26,11 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.runbook.rollback.plugins.module_utils import notify
 from ansible_collections.runbook.rollback.plugins.module_utils.escalation import iso_time
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
-from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_plan
+from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_plan, progress
 
 TLS_KEYS = ("validate_certs", "ca_path", "client_cert", "client_key")
+# The events that end a rollback: its progress updates stop before any of them is told.
+END_EVENTS = ("completed", "failed", "shutdown")
 
 
 class ActionModule(ActionBase):
@@ -78,6 +81,9 @@ class ActionModule(ActionBase):
             ]  # fmt: skip
             return out
 
+        if event in END_EVENTS:
+            # The worker's parent is ansible-playbook: the run the update process belongs to.
+            progress.stop(os.getppid(), incident)
         tls = {key: params[key] for key in TLS_KEYS if params.get(key) is not None}
         secrets = notify_plan.secrets_of({c: params[c] for c in notify.CHANNELS})
         statuspage_file = posixpath.join(state_dir, "statuspage.json")
@@ -103,6 +109,8 @@ class ActionModule(ActionBase):
                 entry["at"] = answer["at"]
                 out["notifications"].append(entry)
         out["changed"] = any(entry["ok"] for entry in out["notifications"])
+        if event == "started":
+            out["progress"] = self._start_progress(params, planned, now, statuspage_id, tls)
         reached = notify_plan.reached_level(planned, out["notifications"])
         out["escalated_level"] = max(int(float(params["escalated_level"] or 1)), reached)
         made_dir = made_dir or self._mkdir(state_dir)
@@ -110,6 +118,37 @@ class ActionModule(ActionBase):
         if not (made_dir and self._write(posixpath.join(state_dir, "notify.json"), record)):
             out["warnings"] = ["the incident's start and level were not kept in %s" % state_dir]
         return out
+
+    @staticmethod
+    def _start_progress(params, planned, now, statuspage_id, tls):
+        """Start the progress updates of a rollback that started: every progress_minutes, until its end."""
+        try:
+            minutes = float(params.get("progress_minutes") or 0)
+        except (TypeError, ValueError):
+            return "off: progress_minutes must be a number of minutes, got %r" % (params.get("progress_minutes"),)
+        channels = [c for c in planned["configured"] if c in progress.CHANNELS]
+        if minutes <= 0 or not channels:
+            return "off"
+        ctx = planned["context"]
+        base = {key: ctx[key] for key in ("incident", "project", "host", "procedure", "from_version", "to_version",
+                                          "run_id", "lead", "message", "public_message")}  # fmt: skip
+        base["budgets"] = params.get("budgets") or {}
+        settings = {
+            "context": base,
+            "started_epoch": now,
+            "interval": minutes * 60,
+            "channels": channels,
+            "settings": {c: params[c] for c in channels},
+            "component_states": params.get("statuspage_component_states") or {},
+            "statuspage_id": statuspage_id,
+            "tls": tls,
+            "timeout": params["timeout"],
+        }
+        try:
+            started = progress.start(os.getppid(), settings)
+        except OSError as exc:
+            return "off: could not start the updates (%s)" % exc.strerror
+        return "every %g min" % minutes if started else "already running"
 
     @staticmethod
     def _send(call, timeout, tls):

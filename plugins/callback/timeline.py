@@ -44,8 +44,8 @@ from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.utils.display import Display
 
+from ansible_collections.runbook.rollback.plugins.plugin_utils import progress, report_fleet, running
 from ansible_collections.runbook.rollback.plugins.plugin_utils import report as incident_report
-from ansible_collections.runbook.rollback.plugins.plugin_utils import report_fleet, running
 
 try:
     from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
@@ -238,6 +238,8 @@ class CallbackModule(CallbackBase):
         step = self.steps.get(name)
         if step is None:
             step = self.steps[name] = Step(name, now)
+            # The step a rollback's progress updates say it is in (only kept while updates are on).
+            progress.note_step(os.getpid(), name, now)
         if extend:
             step.ended = max(step.ended, now)
         return step
@@ -489,6 +491,7 @@ class CallbackModule(CallbackBase):
             )
 
     def v2_playbook_on_stats(self, stats):
+        progress.forget_run(os.getpid())
         if self.disabled:
             return
         data = self.timeline(stats, time.time())
@@ -517,7 +520,9 @@ class CallbackModule(CallbackBase):
             for host, record in records:
                 if record.get("target_dir"):
                     line = "incident report kept on %s in %s (and in this job's artifacts: runbook_report)" % (
-                        record.get("target") or host, record["target_dir"])
+                        record.get("target") or host,
+                        record["target_dir"],
+                    )
                     self._display.display(line, screen_only=True)
         # The run's last words: a host that stopped answering, and what is known of its stack.
         for host in sorted(self.lost):

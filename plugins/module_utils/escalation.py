@@ -4,9 +4,12 @@
 """Who has to hear about a rollback: the runbook's four escalation levels worked out from what happened.
 
 Level 1 is the on-call engineer running the rollback. A rollback that failed or had to fall back to an
-older release, or data whose integrity is in doubt, goes to level 2 (the DevOps lead); an outage longer
-than an hour to level 3 (the engineering manager); longer than four hours to level 4 (leadership). The
-highest rule that holds wins; every rule that holds is named in the reasons.
+older release, data whose integrity is in doubt, or an interruption longer than the decision matrix allows
+for the incident's priority goes to level 2 (the DevOps lead); an outage longer than an hour or customer data
+at risk to level 3 (the engineering manager); an outage longer than four hours, a security breach or a major
+loss of data to level 4 (leadership). The conditions someone reported (the decision's signals) say which of
+the last ones hold (SIGNAL_LEVELS). The highest rule that holds wins; every rule that holds is named in the
+reasons.
 
 An incident outlives one run: its clock (when it started, hence how long the service has been down) and
 the highest level an escalation reached are kept per incident (the notify role's notify.json), so that a
@@ -22,6 +25,18 @@ LEVEL_NAMES = {1: "on-call engineer", 2: "DevOps lead", 3: "engineering manager"
 # Downtime thresholds in seconds, strictly exceeded: an outage of exactly one hour stays at level 2 or below.
 MAJOR_DOWNTIME = 3600
 EXTENDED_DOWNTIME = 14400
+# The level each reported condition (decision.SIGNALS) calls for, and why, in the runbook's words.
+SIGNAL_LEVELS = {
+    "security_breach": (4, "security breach"),
+    "vulnerability_exploited": (4, "security breach"),
+    "auth_bypass": (4, "security breach"),
+    "unauthorized_access": (4, "security breach"),
+    "migration_data_loss": (4, "major data loss"),
+    "tenant_data_mixing": (3, "customer data at risk"),
+    "data_loss_on_save": (3, "customer data at risk"),
+    "incorrect_billing": (3, "customer data at risk"),
+    "data_corruption": (3, "customer data at risk"),
+}
 
 
 def _flag(value, name):
@@ -51,22 +66,66 @@ def _duration(seconds):
     return "%dh%02dm" % (minutes // 60, minutes % 60) if minutes >= 60 else "%dm" % minutes
 
 
-def escalation(failed=False, fell_back=False, data_at_risk=False, downtime_seconds=0):
+def _signals(value):
+    """The reported conditions as a list of names: a list, a comma- or space-separated string, or a dict
+    of name: true/false. Names this module has no level for (a slow query) are left out."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, dict):
+        names = [name for name, on in value.items() if _flag(on, "signal %s" % name)]
+    elif isinstance(value, str):
+        names = value.replace(",", " ").split()
+    elif isinstance(value, (list, tuple)):
+        names = [str(name).strip() for name in value]
+    else:
+        raise ValueError("signals must be a list of names, got %r" % (value,))
+    return [name for name in names if name in SIGNAL_LEVELS]
+
+
+def _minutes(value):
+    if value is None or value == "":
+        return None
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("max_downtime_minutes must be a number of minutes, got %r" % (value,)) from None
+    if minutes <= 0:
+        raise ValueError("max_downtime_minutes must be more than 0, got %r" % (value,))
+    return minutes
+
+
+def escalation(failed=False, fell_back=False, data_at_risk=False, downtime_seconds=0, signals=None,
+               max_downtime_minutes=None):  # fmt: skip
     """``{"level": 1-4, "name": str, "reasons": [str, ...]}`` for what happened.
 
+    ``signals`` are the conditions reported (SIGNAL_LEVELS); ``max_downtime_minutes`` the decision matrix's
+    maximum downtime for the incident's priority, which ``downtime_seconds`` must not pass (strictly).
     ``reasons`` is empty at level 1: nothing calls for anyone beyond the engineer on call.
     """
     failed = _flag(failed, "failed")
     fell_back = _flag(fell_back, "fell_back")
     data_at_risk = _flag(data_at_risk, "data_at_risk")
     downtime = _seconds(downtime_seconds)
+    allowed = _minutes(max_downtime_minutes)
     rules = [
         (failed, 2, "the rollback failed"),
         (fell_back, 2, "the rollback fell back to an older release"),
         (data_at_risk, 2, "data integrity is at risk"),
+        (
+            allowed is not None and downtime > (allowed or 0) * 60,
+            2,
+            "the interruption (%s) passed the maximum downtime of %g min the decision matrix allows"
+            % (_duration(downtime), allowed or 0),
+        ),
         (downtime > MAJOR_DOWNTIME, 3, "downtime %s is over 1 hour" % _duration(downtime)),
         (downtime > EXTENDED_DOWNTIME, 4, "downtime %s is over 4 hours" % _duration(downtime)),
     ]
+    seen = set()
+    for name in _signals(signals):
+        level, why = SIGNAL_LEVELS[name]
+        if why not in seen:
+            seen.add(why)
+            rules.append((True, level, why))
     held = [(level, reason) for holds, level, reason in rules if holds]
     level = max([1] + [lvl for lvl, _unused in held])
     return {"level": level, "name": LEVEL_NAMES[level], "reasons": [reason for _unused, reason in held]}
@@ -99,7 +158,7 @@ def escalation_level_entry(levels, level):
 
 # --- An incident's clock and the level it reached, kept across runs (notify.json) -----------------------
 # Events after which the service is still impaired: its downtime runs on. A completed rollback ends it.
-IMPAIRED_EVENTS = ("started", "failed", "shutdown", "escalation")
+IMPAIRED_EVENTS = ("started", "progress", "failed", "shutdown", "escalation")
 STATE_KEYS = ("incident", "started_at", "escalated_level", "last_event", "updated_at")
 
 

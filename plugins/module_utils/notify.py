@@ -6,11 +6,16 @@
 Pure functions, no I/O. No builder ever sees a secret (webhook URL, API key, routing key): the action adds
 those to the call that sends, and nowhere else. The context is a plain dict made by ``context()``:
 
-    event        started | completed | failed | shutdown | escalation
+    event        started | progress | completed | failed | shutdown | escalation
     incident     the incident id (letters, digits, dot, dash, underscore), used in dedup keys and paths
     project, host, procedure, from_version, to_version, run_id, lead
-    eta          "14:05 UTC (~10 min)" for started, from the procedure's time budget; "" when unknown
-    message      what the caller wants said (the reason of a shutdown, what failed, ...)
+    eta          "14:05 UTC (~10 min)" for started, from the procedure's time budget; for progress, the revised
+                 one (eta_minutes from now); "" when unknown
+    message      what the caller wants said (the description of a start, the reason of a shutdown, what
+                 failed, ...)
+    step         progress: the runbook step the rollback is in ("" when unknown)
+    elapsed_seconds  progress: how long the rollback has run
+    postmortem   completed: when the post-mortem is ("2026-12-04 14:00 UTC")
     public_message  what the public status page says instead of the built-in sentence, if set
     state_line   which service runs which release after a failure
     verification "passed" / "failed: ..." for completed
@@ -24,13 +29,14 @@ from __future__ import annotations
 import datetime
 import re
 
-EVENTS = ("started", "completed", "failed", "shutdown", "escalation")
+EVENTS = ("started", "progress", "completed", "failed", "shutdown", "escalation")
 CHANNELS = ("slack", "statuspage", "pagerduty", "webhook")
 COMPONENT_STATES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
 INCIDENT_STATES = ("investigating", "identified", "monitoring", "resolved")
 # Statuspage incident status per event; completed resolves the incident.
 INCIDENT_STATUS = {
     "started": "identified",
+    "progress": "identified",
     "failed": "investigating",
     "shutdown": "identified",
     "escalation": "investigating",
@@ -39,6 +45,7 @@ INCIDENT_STATUS = {
 # Component status per event when the caller gives none (notify_statuspage_component_states overrides).
 COMPONENT_STATUS = {
     "started": "partial_outage",
+    "progress": "partial_outage",
     "failed": "major_outage",
     "shutdown": "major_outage",
     "escalation": "major_outage",
@@ -74,6 +81,10 @@ ARGUMENT_SPEC = dict(
     state_line=dict(type="str", default=""),
     verification=dict(type="str", default=""),
     duration_seconds=dict(type="raw"),
+    postmortem=dict(type="str", default=""),
+    progress_minutes=dict(type="raw", default=0),
+    signals=dict(type="raw", default=[]),
+    max_downtime_minutes=dict(type="raw"),
     escalate=dict(type="bool", default=True),
     escalation_level=dict(type="raw", default=0),
     escalation_reason=dict(type="str", default=""),
@@ -97,7 +108,7 @@ ARGUMENT_SPEC = dict(
     client_key=dict(type="path", no_log=False),
 )
 
-ICONS = {"started": "🚨", "completed": "✅", "failed": "❌", "shutdown": "🚨", "escalation": "⚠️"}
+ICONS = {"started": "🚨", "progress": "⏳", "completed": "✅", "failed": "❌", "shutdown": "🚨", "escalation": "⚠️"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 
@@ -158,15 +169,24 @@ def context(raw):
         "to_version": _text(raw.get("to_version")),
         "run_id": _text(raw.get("run_id")),
         "lead": _text(raw.get("lead")) or "unknown",
-        "eta": eta_text(now, budgets.get(procedure)) if event == "started" else "",
+        "eta": "",
         "message": _text(raw.get("message")),
         "public_message": _text(raw.get("public_message")),
         "state_line": _text(raw.get("state_line")),
         "verification": _text(raw.get("verification")),
+        "step": _text(raw.get("step")) if event == "progress" else "",
+        "elapsed_seconds": None,
+        "postmortem": _text(raw.get("postmortem")) if event == "completed" else "",
         "duration_seconds": None,
         "escalation": None,
         "time": "",
     }
+    if event == "started":
+        ctx["eta"] = eta_text(now, budgets.get(procedure))
+    elif event == "progress":
+        ctx["eta"] = eta_text(now, raw.get("eta_minutes"))
+        if raw.get("elapsed_seconds") not in (None, ""):
+            ctx["elapsed_seconds"] = int(float(raw["elapsed_seconds"]))
     if raw.get("duration_seconds") not in (None, ""):
         ctx["duration_seconds"] = int(float(raw["duration_seconds"]))
     if now not in (None, ""):
@@ -206,6 +226,14 @@ def headline(ctx):
         if ctx["message"]:
             line += " (%s)" % ctx["message"]
         return "%s. ETA: %s. Led by: %s" % (line, ctx["eta"] or "unknown", ctx["lead"])
+    if event == "progress":
+        line = "ROLLBACK STILL IN PROGRESS%s: %s" % (where, what or "rollback")
+        running = ", ".join(x for x in (
+            "%s in" % duration_text(ctx["elapsed_seconds"]) if ctx["elapsed_seconds"] is not None else "",
+            "now: %s" % ctx["step"] if ctx["step"] else "") if x)  # fmt: skip
+        if running:
+            line += " (%s)" % running
+        return "%s. Revised ETA: %s. Led by: %s" % (line, ctx["eta"] or "unknown", ctx["lead"])
     if event == "completed":
         parts = ["ROLLBACK COMPLETE%s. Services restored" % where]
         parts.append("Current version: %s" % (ctx["to_version"] or "unknown"))
@@ -213,6 +241,9 @@ def headline(ctx):
             parts.append("Verification: %s" % ctx["verification"])
         if ctx["duration_seconds"] is not None:
             parts.append("Took %s" % duration_text(ctx["duration_seconds"]))
+        parts.append("Monitoring for stability")
+        if ctx["postmortem"]:
+            parts.append("Post-mortem scheduled for %s" % ctx["postmortem"])
         return ". ".join(parts)
     if event == "failed":
         return ": ".join(x for x in ("ROLLBACK FAILED%s" % where, what, ctx["message"]) if x)
@@ -233,11 +264,19 @@ def _details(ctx):
             ("Version", ctx["to_version"]),
             ("Verification", ctx["verification"]),
             ("Duration", duration_text(ctx["duration_seconds"])),
+            ("Post-mortem", ctx["postmortem"]),
         ]
     else:
         rows.append(("Versions", _versions(ctx)))
     if event == "started":
         rows += [("ETA", ctx["eta"] or "unknown"), ("Lead", ctx["lead"])]
+    if event == "progress":
+        rows += [
+            ("Running for", duration_text(ctx["elapsed_seconds"])),
+            ("Step", ctx["step"]),
+            ("Revised ETA", ctx["eta"] or "unknown"),
+            ("Lead", ctx["lead"]),
+        ]
     if event == "failed":
         rows.append(("Stack state", ctx["state_line"]))
     if event == "escalation":
@@ -268,7 +307,7 @@ def slack_payload(ctx, channel=None):
     # Slack takes at most 10 fields per section.
     for start in range(0, len(fields), 10):
         blocks.append({"type": "section", "fields": fields[start : start + 10]})
-    if ctx["message"] and ctx["event"] in ("completed", "escalation"):
+    if ctx["message"] and ctx["event"] in ("completed", "escalation", "progress"):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(ctx["message"])}})
     footer = " · ".join(x for x in (ctx["host"], "run " + ctx["run_id"] if ctx["run_id"] else "", ctx["time"]) if x)
     if footer:
@@ -290,6 +329,12 @@ def _public_body(ctx):
         return "%s is affected by a recent release, which we are rolling back.%s" % (
             service,
             " We expect service to be back by %s." % eta if eta else "",
+        )
+    if event == "progress":
+        eta = ctx["eta"].split(" (")[0] if ctx["eta"] else ""
+        return "We are still rolling back the release that affects %s.%s" % (
+            service,
+            " We now expect service to be back by %s." % eta if eta else "",
         )
     if event == "completed":
         return "%s runs its previous stable release again and works normally. We keep monitoring it " \
@@ -335,13 +380,13 @@ def pagerduty_event(ctx, severity=None):
     """An Events API v2 event without its routing key, or None for an event PagerDuty is not told of.
 
     failed, escalation and shutdown trigger (one alert per incident: the dedup key is the incident's);
-    completed resolves it; started pages nobody.
+    completed resolves it; started and progress page nobody.
     """
     event = ctx["event"]
     dedup = pagerduty_dedup_key(ctx)
     if event == "completed":
         return {"event_action": "resolve", "dedup_key": dedup}
-    if event == "started":
+    if event in ("started", "progress"):
         return None
     if severity is None:
         if event == "shutdown" or (event == "escalation" and ctx["escalation"]["level"] >= 3):

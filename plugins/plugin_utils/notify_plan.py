@@ -75,6 +75,8 @@ def plan(params, kept_state, now_epoch):
             fell_back=params.get("fell_back"),
             data_at_risk=params.get("data_at_risk"),
             downtime_seconds=downtime,
+            signals=params.get("signals"),
+            max_downtime_minutes=params.get("max_downtime_minutes"),
         )
     except ValueError as exc:
         raise NotifyInputError(str(exc)) from None
@@ -95,6 +97,7 @@ def plan(params, kept_state, now_epoch):
             now_epoch=now_epoch,
             verification=params.get("verification") if event == "completed" else "",
             duration_seconds=params.get("duration_seconds") if event == "completed" else "",
+            postmortem=params.get("postmortem") if event == "completed" else "",
             escalation=own,
         )
         primary = notify.context(raw)

@@ -152,6 +152,19 @@ def notifying(stack) -> Iterator[Receiver]:
         stack.write_group_vars(**{k: type(v)() for k, v in receiver.channel_vars().items()})
 
 
+def split_progress(sent: dict) -> tuple[dict, dict]:
+    """(the rest, the progress updates): each channel's messages apart, in the order they came."""
+
+    def is_update(message: dict) -> bool:
+        body = message.get("json") or {}
+        text = body.get("text") or (body.get("incident") or {}).get("body") or ""
+        return body.get("event") == "progress" or "STILL IN PROGRESS" in text or "still rolling back" in text
+
+    rest = {channel: [m for m in got if not is_update(m)] for channel, got in sent.items()}
+    updates = {channel: [m for m in got if is_update(m)] for channel, got in sent.items()}
+    return rest, updates
+
+
 def slack_texts(sent: dict) -> list[str]:
     return [m["json"]["text"] for m in sent["slack"]]
 

@@ -7,13 +7,22 @@ deploy the broken one, roll back, and then try the ways a rollback must refuse t
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from receiver import assert_completed, assert_no_secret, assert_started, by_channel, notifying
+from receiver import (
+    assert_completed,
+    assert_no_secret,
+    assert_started,
+    by_channel,
+    notifying,
+    slack_texts,
+    split_progress,
+)
 from reports import assert_report
 
 DATA_SERVICES = ("postgres", "redis")
@@ -78,6 +87,20 @@ UNDRAIN = """- name: Put the host back into the load balancer (it was drained by
 """
 
 
+def progress_processes(root: Path) -> list[int]:
+    """The progress update processes still running for playbooks of this stack (their directory is under it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"plugin_utils.progress" in cmdline and cwd.startswith(str(root)):
+            found.append(int(proc.name))
+    return found
+
+
 def hooks(directory: Path) -> dict:
     for name, text in (("seen", SEEN), ("drain", DRAIN), ("undrain", UNDRAIN)):
         (directory / f"{name}.yml").write_text(text)
@@ -93,9 +116,13 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     before = stack.containers()
     flag = tmp_path / "drained"
     with notifying(stack) as receiver:
+        # Progress updates every 3 s instead of 15 min, and the reason said with the start.
         run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
-                             drain_flag=str(flag))  # fmt: skip
-        sent = by_channel(receiver.take())
+                             drain_flag=str(flag), rollback_notify_progress_minutes=0.05,
+                             reason="checkout answers 502")  # fmt: skip
+        sent, updates = split_progress(by_channel(receiver.take()))
+        # The updates stopped before the end was told, and their process is gone with the playbook.
+        assert progress_processes(stack.root) == []
     assert run.rc == 0, run.output
     after = stack.containers()
     # The hooks ran around each step, in order, and saw the run record: its target, whether it had changed
@@ -119,13 +146,29 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     assert after["chat-service"] != before["chat-service"]
     last = stack.history()[-1]
     assert (last["version"], last["action"], last["result"], last["from_version"]) == (
-        "v1.2.3", "rollback", "verified", "v1.2.4"
+        "v1.2.3",
+        "rollback",
+        "verified",
+        "v1.2.4",
     )
     assert "PASS  smoke" in run.output
 
     # The team was told: in progress (ETA from A's 10 minutes, the lead), then complete on v1.2.3.
     assert_started(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", minutes=10)
     assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4")
+    assert "(checkout answers 502)" in slack_texts(sent)[0]
+    assert "Monitoring for stability. Post-mortem scheduled for no later than " in slack_texts(sent)[-1]
+    # While it ran, the team heard how far it was and when it should be done: on Slack, the status page (the
+    # same incident, still "identified") and the webhook; never after the end, and PagerDuty never.
+    assert updates["slack"], "no progress update in a run of %s" % run.output[-200:]
+    for text in slack_texts(updates):
+        head = f"⏳ ROLLBACK STILL IN PROGRESS on {stack.project}: Procedure A, v1.2.4 → v1.2.3 ("
+        assert text.startswith(head), text
+        assert " in, now: " in text and "Revised ETA: " in text and "UTC (~" in text, text
+    assert [text for text in slack_texts(updates) if " in, now: Step 4: rebuild and restart in stages)" in text]
+    assert {m["json"]["incident"]["status"] for m in updates["statuspage"]} == {"identified"}
+    assert {m["method"] for m in updates["statuspage"]} == {"PATCH"}
+    assert {m["json"]["event"] for m in updates["webhook"]} == {"progress"} and not updates["pagerduty"]
     assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
     # The incident report: the runbook's five steps against their budgets, v1.2.4 -> v1.2.3.
     report = assert_report(stack.state_dir, "inc-a", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))

@@ -44,7 +44,8 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     receiver = Receiver()
     try:
         stack.write_group_vars(**receiver.channel_vars())
-        run = stack.playbook("procedure_d", incident="inc-d1")
+        run = stack.playbook("procedure_d", incident="inc-d1", reason="sessions of other tenants in the export",
+                             signals="security_breach")  # fmt: skip
         sent = by_channel(receiver.take())
     finally:
         receiver.close()
@@ -52,10 +53,16 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     assert run.rc == 0, run.output
     assert running(stack) == set()
 
-    # The team is told on every channel and, data being at risk, escalated to level 2; no secret is shown.
+    # The team is told why on every channel and, a breach being reported, escalated to level 4 (leadership) with
+    # every reason that holds; no secret is shown.
     shutdown, escalation = (m["json"]["text"] for m in sent["slack"])
-    assert shutdown.startswith(f"🚨 EMERGENCY SHUTDOWN on {stack.project}") and "evidence in" in shutdown
-    assert f"ESCALATION on {stack.project} to level 2" in escalation
+    assert shutdown.startswith(
+        f"🚨 EMERGENCY SHUTDOWN on {stack.project}: sessions of other tenants in the export; {stack.project} is shut "
+        "down; evidence in "), shutdown  # fmt: skip
+    assert escalation.endswith(
+        f"ESCALATION on {stack.project} to level 4 (CTO): data integrity is at risk; security breach"
+    ), escalation
+    assert sent["pagerduty"][-1]["json"]["payload"]["severity"] == "critical"
     pagerduty = sent["pagerduty"][0]["json"]
     assert (pagerduty["event_action"], pagerduty["dedup_key"]) == ("trigger", "runbook-rollback-inc-d1")
     assert sent["webhook"][0]["json"]["event"] == "shutdown"
@@ -95,7 +102,9 @@ def test_a_healthy_stack_is_shut_down_with_its_evidence(stack):
     assert items["Status page updated"]["state"] == "done"
     assert items["Post-mortem scheduled"]["state"] == "open"
     assert {(n["channel"], n["event"], n["ok"]) for n in report["notifications"]} >= {
-        ("slack", "shutdown", True), ("pagerduty", "shutdown", True)}
+        ("slack", "shutdown", True),
+        ("pagerduty", "shutdown", True),
+    }
     assert "RUNBOOK STEPS AGAINST BUDGET (Procedure D: Emergency shutdown)" in run.output
     for name in ("report.md", "report.html", "postmortem.md", "timeline.json", "report.json"):
         text = (incident / name).read_text()

@@ -34,9 +34,7 @@ LEVELS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "failed, fell_back, data_at_risk, downtime, level, reasons", LEVELS.values(), ids=list(LEVELS)
-)
+@pytest.mark.parametrize("failed, fell_back, data_at_risk, downtime, level, reasons", LEVELS.values(), ids=list(LEVELS))
 def test_level(failed, fell_back, data_at_risk, downtime, level, reasons):
     got = escalation(failed, fell_back, data_at_risk, downtime)
     assert (got["level"], got["reasons"]) == (level, reasons)
@@ -54,6 +52,41 @@ def test_level(failed, fell_back, data_at_risk, downtime, level, reasons):
     ],
 )
 def test_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        escalation(**kwargs)
+
+
+# signals reported, the matrix's maximum downtime and the downtime -> (level, reasons)
+REPORTED = {
+    "a breach: leadership": (["security_breach"], None, 0, 4, ["security breach"]),
+    "an exploited vulnerability is a breach too": ("vulnerability_exploited", None, 0, 4, ["security breach"]),
+    "major data loss": ({"migration_data_loss": True, "slow_queries": True}, None, 0, 4, ["major data loss"]),
+    "customer data at risk": ("tenant_data_mixing, incorrect_billing", None, 0, 3, ["customer data at risk"]),
+    "a signal turned off": ({"security_breach": False}, None, 0, 1, []),
+    "signals with no level of their own": (["slow_queries", "login_broken"], None, 0, 1, []),
+    "within the matrix's 5 minutes": ([], 5, 300, 1, []),
+    "past the matrix's 5 minutes": ([], 5, 301, 2,
+                                    ["the interruption (5m) passed the maximum downtime of 5 min the decision "
+                                     "matrix allows"]),
+    "past the matrix's 15 minutes and an hour": ([], "15", 3700, 3,
+                                                ["the interruption (1h01m) passed the maximum downtime of 15 min the "
+                                                 "decision matrix allows", "downtime 1h01m is over 1 hour"]),
+    "no maximum: not checked": ([], "", 7200 - 1, 3, ["downtime 1h59m is over 1 hour"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("signals, allowed, downtime, level, reasons", REPORTED.values(), ids=list(REPORTED))
+def test_reported_conditions_and_the_matrix_maximum(signals, allowed, downtime, level, reasons):
+    got = escalation(downtime_seconds=downtime, signals=signals, max_downtime_minutes=allowed)
+    assert (got["level"], got["reasons"]) == (level, reasons)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"max_downtime_minutes": 0}, "more than 0"), ({"max_downtime_minutes": "soon"}, "number of minutes"),
+     ({"signals": 3}, "list of names"), ({"signals": {"security_breach": "maybe"}}, "must be a boolean")],
+)  # fmt: skip
+def test_reported_conditions_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         escalation(**kwargs)
 

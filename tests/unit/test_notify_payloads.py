@@ -35,7 +35,15 @@ TEXTS = {
                                    "🚨 ROLLBACK IN PROGRESS on shop: v1.2.3. ETA: unknown. Led by: unknown"),
     "completed": ("completed", {"verification": "passed", "duration_seconds": 312},
                   "✅ ROLLBACK COMPLETE on shop. Services restored. Current version: v1.2.3. "
-                  "Verification: passed. Took 5m12s"),
+                  "Verification: passed. Took 5m12s. Monitoring for stability"),
+    "completed, post-mortem": ("completed", {"postmortem": "Thu 14:00 UTC"},
+                               "✅ ROLLBACK COMPLETE on shop. Services restored. Current version: v1.2.3. "
+                               "Monitoring for stability. Post-mortem scheduled for Thu 14:00 UTC"),
+    "progress": ("progress", {"elapsed_seconds": 960, "step": "Step 4: restore", "eta_minutes": 7},
+                 "⏳ ROLLBACK STILL IN PROGRESS on shop: Procedure A, v1.2.4 → v1.2.3 (16m00s in, now: Step 4: "
+                 "restore). Revised ETA: 00:07 UTC (~7 min). Led by: alice"),
+    "progress, nothing known": ("progress", {"procedure": "", "from_version": ""},
+                                "⏳ ROLLBACK STILL IN PROGRESS on shop: v1.2.3. Revised ETA: unknown. Led by: alice"),
     "failed": ("failed", {"message": "verification failed: smoke"},
                "❌ ROLLBACK FAILED on shop: Procedure A, v1.2.4 → v1.2.3: verification failed: smoke"),
     "failed, nothing known": ("failed", {"procedure": "", "from_version": "", "to_version": "", "message": "x"},
@@ -214,9 +222,7 @@ def test_delivery_note_and_lines():
     assert FILTERS["notify_line"](failed, True) == "slack: failed (HTTP 500) [escalation]"
 
 
-@pytest.mark.parametrize(
-    "seconds, text", [(None, ""), (45, "45s"), (312, "5m12s"), (3900, "1h05m"), ("61.9", "1m01s")]
-)
+@pytest.mark.parametrize("seconds, text", [(None, ""), (45, "45s"), (312, "5m12s"), (3900, "1h05m"), ("61.9", "1m01s")])
 def test_duration_text(seconds, text):
     assert notify.duration_text(seconds) == text
 

@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: runbook.rollback maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runbook's progress updates: while a rollback runs, tell the team every N minutes how far it is and when
+it should now be done.
+
+A rollback's long steps (a database restore, an image build) are single tasks: no task boundary comes while
+they run. So the update is sent by a small process of its own on the controller, beside ansible-playbook:
+
+- runbook.rollback.notify starts it (``start()``) once it has told the team that a rollback started, when
+  ``progress_minutes`` is above 0. Its settings, channel URLs and keys included, go through a pipe: never
+  on a command line, in the environment or in a file.
+- The timeline callback, in the playbook's own process, writes the step the run is in to
+  ``<run dir>/step.json`` as each step begins (``note_step()``); the process reads it for the revised ETA.
+- It stops (``stop()``) before the rollback's end is told (completed, failed, shutdown), so that no update
+  ever follows the end; and by itself once ansible-playbook is gone.
+
+The run directory is ``<temp dir>/runbook-rollback-progress-<pid of ansible-playbook>``: per run, on the
+controller, removed by the process when it ends and by the timeline callback when the playbook ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from ansible_collections.runbook.rollback.plugins.module_utils import notify
+from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
+from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_plan, report_budget
+
+# How long stop() waits for the process to go (it may be in the middle of sending an update).
+STOP_WAIT = 15.0
+# The channels an update goes to: the team's and the public status page; PagerDuty pages nobody for it.
+CHANNELS = ("slack", "statuspage", "webhook")
+STEP_FILE = "step.json"
+
+
+def run_dir(playbook_pid):
+    return os.path.join(tempfile.gettempdir(), "runbook-rollback-progress-%d" % int(playbook_pid))
+
+
+def _marker(directory, incident, what):
+    return os.path.join(directory, "%s.%s" % (notify.incident_id(incident), what))
+
+
+def note_step(playbook_pid, step, now=None):
+    """Keep the step the run is in, for the revised ETA: only while an update process runs for this run."""
+    directory = run_dir(playbook_pid)
+    if not os.path.isdir(directory):
+        return
+    path = os.path.join(directory, STEP_FILE)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".step-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"step": str(step), "since": float(now if now is not None else time.time())}, handle)
+        os.replace(tmp, path)
+    except OSError:
+        return  # the directory went with the process: nothing is waiting for the step any more
+
+
+def forget_run(playbook_pid):
+    """The playbook ended: nothing of its updates is left behind."""
+    shutil.rmtree(run_dir(playbook_pid), ignore_errors=True)
+
+
+def remaining_minutes(procedure, step, step_elapsed, elapsed, budget_minutes):
+    """Minutes the rollback still needs, by the runbook's estimates (their upper end).
+
+    In a runbook step of the procedure: what is left of that step's estimate (at least one minute) and the
+    estimates of the steps after it. Elsewhere (no step known, or bookkeeping): what is left of the
+    procedure's budget, at least one minute.
+    """
+    steps = (report_budget.PROCEDURES.get(procedure) or {}).get("steps") or ()
+    for index, (_title, names, (_low, high)) in enumerate(steps):
+        if step and step in names:
+            left = max(high - float(step_elapsed or 0), 60.0)
+            left += sum(later[2][1] for later in steps[index + 1 :])
+            return round(left / 60.0, 1)
+    budget = float(budget_minutes or 0) * 60
+    return round(max(budget - float(elapsed), 60.0) / 60.0, 1)
+
+
+def step_title(procedure, step):
+    """The runbook's name of the step a timeline step belongs to, or the timeline's own name."""
+    for title, names, _budget in (report_budget.PROCEDURES.get(procedure) or {}).get("steps") or ():
+        if step in names:
+            return title
+    return step or ""
+
+
+def update(settings, now, step_note=None):
+    """The context of one progress update: how long the rollback has run, where it is, the revised ETA."""
+    base = settings["context"]
+    elapsed = max(0.0, now - float(settings["started_epoch"]))
+    step, step_elapsed = "", 0.0
+    if step_note:
+        step = str(step_note.get("step") or "")
+        step_elapsed = max(0.0, now - float(step_note.get("since") or now))
+    procedure = base.get("procedure") or ""
+    raw = dict(base, event="progress", now_epoch=now, elapsed_seconds=elapsed,
+               step=step_title(procedure, step),
+               eta_minutes=remaining_minutes(procedure, step, step_elapsed, elapsed,
+                                             (base.get("budgets") or {}).get(procedure)))  # fmt: skip
+    return notify.context(raw)
+
+
+def _read_step(directory):
+    try:
+        with open(os.path.join(directory, STEP_FILE), encoding="utf-8") as handle:
+            note = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start(playbook_pid, settings):
+    """Start the update process for one incident of this run, unless one runs already. True if started.
+
+    ``settings``: context (notify.context's raw input: procedure, versions, lead, budgets, ...), started_epoch,
+    interval (seconds), channels, the channels' settings, statuspage_id, tls, timeout.
+    """
+    directory = run_dir(playbook_pid)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    running = _marker(directory, settings["context"].get("incident"), "running")
+    if os.path.exists(running):
+        return False
+    # The start is told in the runbook's "Notify the team" step: the run is there until its next step begins.
+    if not os.path.exists(os.path.join(directory, STEP_FILE)):
+        note_step(playbook_pid, "notify", settings.get("started_epoch"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, "..", "..", "..", "..", ".."))  # the dir with ansible_collections
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + sys.path))
+    payload = dict(settings, playbook_pid=int(playbook_pid), directory=directory)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ansible_collections.runbook.rollback.plugins.plugin_utils.progress"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=directory, env=env, start_new_session=True, close_fds=True,
+    )  # fmt: skip
+    with open(running, "w", encoding="utf-8") as handle:
+        handle.write("%d\n" % child.pid)
+    child.stdin.write(json.dumps(payload).encode("utf-8"))
+    child.stdin.close()
+    return True
+
+
+def stop(playbook_pid, incident, wait=STOP_WAIT):
+    """Stop this run's update process for ``incident`` and wait until it is gone: no update after the end."""
+    directory = run_dir(playbook_pid)
+    running = _marker(directory, incident, "running")
+    if not os.path.exists(running):
+        return False
+    try:
+        with open(_marker(directory, incident, "stop"), "w", encoding="utf-8") as handle:
+            handle.write("stop\n")
+    except OSError:
+        return False
+    deadline = time.monotonic() + wait
+    while os.path.exists(running) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not os.path.exists(running)
+
+
+def _send(settings, ctx):
+    on = [c for c in settings.get("channels") or [] if c in CHANNELS]
+    calls = notify_plan.calls(ctx, on, settings.get("settings") or {}, settings.get("component_states") or {},
+                              settings.get("statuspage_id") or "")  # fmt: skip
+    for call in calls:
+        request(call["method"], call["url"], call["body"], call["headers"], timeout=float(settings.get("timeout") or 5),
+                tls=settings.get("tls") or {})  # fmt: skip
+
+
+def serve(settings, clock=time.time, sleep=time.sleep):
+    """Send an update every interval until told to stop or the playbook is gone; then clean up."""
+    directory = settings["directory"]
+    incident = settings["context"].get("incident")
+    running, stopping = _marker(directory, incident, "running"), _marker(directory, incident, "stop")
+    interval = max(float(settings["interval"]), 1.0)
+    due = float(settings["started_epoch"]) + interval
+    try:
+        while not os.path.exists(stopping) and _alive(int(settings["playbook_pid"])):
+            now = clock()
+            if now < due:
+                sleep(min(0.5, due - now))
+                continue
+            # An update that cannot be sent (a channel down, a bad answer) must not end the next ones.
+            with contextlib.suppress(Exception):
+                _send(settings, update(settings, now, _read_step(directory)))
+            due += interval * max(1, int((clock() - due) // interval) + 1)
+    finally:
+        for path in (stopping, running):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def main():
+    settings = json.loads(sys.stdin.read())
+    serve(settings)
+
+
+if __name__ == "__main__":
+    main()
