@@ -47,6 +47,8 @@ pkgs=(git openssh-client)
 if [ "$PART" = all ]; then
   pkgs+=(mmdebstrap chromium fonts-dejavu-core)
   command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+  # Java for ansible-rulebook (the Event-Driven Ansible test): Debian's default JRE (17 on bookworm, 21 on trixie).
+  command -v java >/dev/null 2>&1 || pkgs+=(default-jre-headless)
 fi
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
 apt_install "${pkgs[@]}"

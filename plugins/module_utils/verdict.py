@@ -7,6 +7,8 @@ Pure functions, used by the filter runbook.rollback.verify_checks (plugins/filte
 
 from __future__ import annotations
 
+from ansible_collections.runbook.rollback.plugins.module_utils.decision import window_values
+
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -91,6 +93,12 @@ def stability_check(stability):
     if result is None:
         return {"name": "stability", "ok": True, "detail": "not watched: an earlier check failed"}
     limit, sustained, seconds = stability["max_error_rate"], stability["sustained"], stability["seconds"]
+    slow = _p95_stayed_high(result.get("samples") or [], stability.get("max_p95_ms"), sustained)
+    if slow and not result.get("stopped_early"):
+        detail = "p95 above %.0f ms (%g ms normal) for %s s (lowest %.0f ms): response times did not return to " \
+                 "baseline" % (float(stability["max_p95_ms"]), float(stability.get("p95_baseline_ms") or 0),
+                               sustained, slow)  # fmt: skip
+        return {"name": "stability", "ok": False, "detail": detail}
     if result.get("stopped_early"):
         detail = "error rate at or above %s %% for %s s (lowest %s %%)" % (
             limit, sustained, result.get("stop_observed"))  # fmt: skip
@@ -102,6 +110,33 @@ def stability_check(stability):
     else:
         detail = "no error rate to watch over %s s (no requests)" % seconds
     return {"name": "stability", "ok": True, "detail": detail}
+
+
+def _p95_stayed_high(samples, limit, sustained):
+    """The lowest p95 of the last ``sustained`` seconds when every sample of them was above ``limit``, else None."""
+    try:
+        limit = float(limit or 0)
+    except (TypeError, ValueError):
+        return None
+    if limit <= 0:
+        return None
+    state, values = window_values(samples, "p95_ms", float(sustained or 0))
+    if state != "ok" or not values or not all(value > limit for value in values):
+        return None
+    return min(values)
+
+
+def logs_check(logs):
+    """logs: None when not looked at; else {result (compose_logs result, or None when not read), repeat_limit}."""
+    if logs is None:
+        return {"name": "logs", "ok": True, "detail": "skipped"}
+    result = logs.get("result")
+    if result is None:
+        return {"name": "logs", "ok": True, "detail": "not read"}
+    if result.get("failed"):
+        return {"name": "logs", "ok": True, "detail": "not judged: %s" % str(result.get("msg") or "unreadable")[:200]}
+    repeated = result.get("repeated") or []
+    return {"name": "logs", "ok": not repeated, "detail": result.get("summary") or ""}
 
 
 def verify_checks(gathered):
@@ -117,6 +152,7 @@ def verify_checks(gathered):
         error_rate_check(gathered.get("metrics")),
         p95_check(gathered.get("metrics")),
         stability_check(gathered.get("stability")),
+        logs_check(gathered.get("logs")),
     ]
 
 

@@ -16,8 +16,12 @@ takes seconds.
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
+import time
 
+import docker
 import pytest
 from awxjob import Awx
 
@@ -182,6 +186,30 @@ def test_stability_watch_passes_on_the_good_release(broken):
     assert "PASS  stability  error rate never at or above 1.0 % for 3 s in 8 s" in run.output
 
 
+@pytest.mark.fault(
+    "A gateway starved of CPU after the rollback",
+    how="the gateway's CPU quota cut to 5 % (Docker SDK), under traffic",
+    holds="verification fails: the p95 stayed above its baseline through the watch",
+)
+def test_stability_watch_fails_when_response_times_stay_above_baseline(broken):
+    gateway = docker.from_env().containers.get(broken.containers()["api-gateway"][0])
+    # The instant checks are relaxed, and only the watch's p95 is judged, against a normal p95 of 50 ms.
+    relaxed = dict(verify_smoke=False, verify_max_error_rate=100, verify_max_p95_ms=100000, verify_health_wait=60,
+                   verify_request_timeout=20, verify_stability_max_error_rate=100, verify_logs=False,
+                   rollback_baseline={"p95_ms": 50, "db_query_ms": 50})  # fmt: skip
+    gateway.update(cpu_period=100000, cpu_quota=5000)
+    try:
+        with broken.traffic(seconds=90):
+            run = broken.playbook("verify", verify_stability_seconds=40, verify_stability_interval=1,
+                                  verify_stability_sustained=5, **relaxed)  # fmt: skip
+    finally:
+        gateway.update(cpu_period=100000, cpu_quota=-1)
+    assert run.rc != 0
+    assert "FAIL  stability  p95 above 75 ms (50 ms normal) for 5 s (lowest " in run.output, run.output[-3000:]
+    assert "response times did not return to baseline" in run.output
+    assert "PASS  health" in run.output  # slow, not down: only the watch saw it
+
+
 def test_stability_watch_fails_early_on_the_broken_release(broken):
     broken.seed("v1.2.4", result="failed")
     with broken.traffic(seconds=90):
@@ -196,6 +224,27 @@ def test_stability_watch_fails_early_on_the_broken_release(broken):
     timeline = json.loads(max(broken.timelines.glob("*-verify.json")).read_text())
     verify = next(step for step in timeline["steps"] if step["name"] == "verify")
     assert verify["duration"] < 40, verify
+
+
+def test_verification_fails_on_a_log_full_of_repeated_errors(broken):
+    """v1.2.4 answers every check but half its chat requests fail, each with an error line: the logs show it."""
+    assert broken.get("/health")[1]["version"] == "v1.2.4"
+    chat = docker.from_env().containers.get(broken.containers()["chat-service"][0])
+    since = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    with broken.traffic(seconds=90):
+        deadline = time.monotonic() + 60
+        while chat.logs(since=since).count(b"request failed") < 30:
+            assert time.monotonic() < deadline, "the users' chat requests never failed"
+            time.sleep(0.5)
+        run = broken.playbook(
+            "verify", verify_smoke=False, verify_max_error_rate=100, verify_stability_seconds=0,
+            verify_logs_repeat_limit=20, verify_logs_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )  # fmt: skip
+    assert run.rc != 0
+    said = "FAIL  logs  chat-service said '<time> error chat-service: request failed method="
+    assert said in run.output, run.output[-3000:]
+    assert "PASS  health" in run.output and "PASS  containers" in run.output
+    assert re.search(r"verification failed: logs: chat-service said .* (\d+) times", run.output)
 
 
 def test_a_release_with_a_migration_is_rolled_back_with_procedure_b(broken):

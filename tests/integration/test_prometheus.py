@@ -7,9 +7,11 @@ drives user traffic, and the module, run by ansible, must see the chat-service f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 import pytest
 from stack import REPO, free_port
 
+RULES = REPO / "extensions" / "prometheus"
 PROMETHEUS_IMAGE = os.environ.get("RUNBOOK_PROMETHEUS_IMAGE", "runbook-rollback/prometheus:bookworm")
 CRITICAL = 'upstream=~"auth-service|chat-service|billing-service"'
 # The defaults proposed for roles/common/defaults: the same text as the module's EXAMPLES.
@@ -43,6 +46,8 @@ global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
+rule_files:
+  - /etc/prometheus/rules/*.yml
 scrape_configs:
   - job_name: gateway
     static_configs:
@@ -103,6 +108,25 @@ class Prometheus:
         return None if math.isnan(value) else value  # NaN: no requests in the window yet
 
 
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    """promtool of the Prometheus image, in a container that sees the rules and their tests read-only."""
+    return docker("run", "--rm", "--network", "none", "--entrypoint", "promtool",
+                  "--volume", f"{RULES}:/x/extensions/prometheus:ro",
+                  "--volume", f"{REPO / 'tests' / 'prometheus'}:/x/tests/prometheus:ro",
+                  "--workdir", "/x/tests/prometheus", PROMETHEUS_IMAGE, *args, check=False)  # fmt: skip
+
+
+def test_the_shipped_rules_fire_as_the_decision_matrix_says():
+    """promtool checks the shipped files and runs their unit tests: each alert at the matrix's window."""
+    checked = promtool("check", "rules", "/x/extensions/prometheus/runbook-rollback-rules.yml",
+                       "/x/extensions/prometheus/staging-recording.yml")  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 24 rules found" in checked.stdout and "SUCCESS: 4 rules found" in checked.stdout, checked.stdout
+    tested = promtool("test", "rules", "decision-matrix.test.yml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "SUCCESS" in tested.stdout
+
+
 @pytest.fixture(scope="module")
 def broken_stack(stack):
     # v1.2.4 fails its verification by design; what matters here is that it serves.
@@ -122,6 +146,15 @@ def prometheus(broken_stack):
     conf = conf_dir / "prometheus.yml"
     conf.write_text(SCRAPE_CONFIG)
     conf.chmod(0o644)  # read by the image's unprivileged prometheus user
+    # The staging figures as recording rules, and the decision matrix's alerts written by the collection's playbook
+    # with every window a fiftieth of the runbook's (its 5 minutes: 6 s), as a drill shortens them.
+    rules = conf_dir / "rules"
+    rules.mkdir()
+    shutil.copy(RULES / "staging-recording.yml", rules / "staging-recording.yml")
+    run = broken_stack.playbook("alert_rules", dest=str(rules / "matrix.yml"), assess_thresholds={"window_scale": 0.02})
+    assert run.rc == 0, run.output
+    for path in (rules, *rules.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     name = f"{broken_stack.project}-prometheus-{uuid.uuid4().hex[:6]}"
     try:
         docker(
@@ -129,6 +162,7 @@ def prometheus(broken_stack):
             "--label", "runbook-rollback.test=prometheus",
             "--publish", "127.0.0.1::9090",
             "--volume", f"{conf}:/etc/prometheus/prometheus.yml:ro",
+            "--volume", f"{rules}:/etc/prometheus/rules:ro",
             PROMETHEUS_IMAGE,
         )  # fmt: skip
         host_port = docker("port", name, "9090/tcp").stdout.split()[0]
@@ -140,8 +174,7 @@ def prometheus(broken_stack):
         logs = docker("logs", "--tail", "20", name, check=False)
         print(logs.stdout[-3000:], logs.stderr[-3000:])
         docker("rm", "--force", "--volumes", name, check=False)
-        conf.unlink(missing_ok=True)
-        conf_dir.rmdir()
+        shutil.rmtree(conf_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +263,100 @@ def test_assess_from_prometheus_decides_procedure_a(broken_stack, prometheus, tr
     assert (decision["priority"], decision["decision"], decision["procedure"]) == ("critical", "rollback_now", "A")
     assert {"error_rate_critical", "critical_endpoint_errors"} <= {t["id"] for t in decision["triggers"]}
     assert len(decision["inputs"]["services"]) == 7
+
+
+def test_the_broken_release_fires_the_matrix_alerts(broken_stack, prometheus, traffic):
+    """The staging figures, recorded from the gateway's metrics, fire the decision matrix's error-rate alerts."""
+    query = 'max_over_time(ALERTS{alertstate="firing", alertname=~"RunbookRollback.*"}[5m])'
+    fired = poll(
+        "an alert of the decision matrix to fire",
+        lambda: ((prometheus.api("/api/v1/query", query=query) or {}).get("data") or {}).get("result"),
+        timeout=30,
+    )
+    rules = {r["metric"].get("runbook_rule"): r["metric"] for r in fired}
+    error_rules = {"error_rate_critical", "error_rate_elevated", "error_rate_high", "critical_endpoint_errors",
+                   "matrix_error_rate_critical", "matrix_error_rate_high", "matrix_error_rate_medium"}  # fmt: skip
+    assert rules.keys() & error_rules, rules
+    for labels in rules.values():
+        assert labels["severity"] in ("critical", "high", "medium", "low"), labels
+        assert labels["runbook_decision"] in ("rollback_now", "rollback", "investigate", "fix_forward"), labels
+
+
+def alertmanager_notification(alerts: list[dict]) -> dict:
+    """What Alertmanager's webhook receiver posts for these firing alerts of Prometheus's API (version 4)."""
+    out = []
+    for alert in alerts:
+        labels = alert["labels"]
+        fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+        out.append({"status": "firing", "labels": labels, "annotations": alert.get("annotations", {}),
+                    "startsAt": alert.get("activeAt"), "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus:9090/graph", "fingerprint": fingerprint})  # fmt: skip
+    return {"version": "4", "groupKey": '{}:{alertname=~"RunbookRollback.*"}', "status": "firing",
+            "receiver": "runbook-rollback", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0, "alerts": out}  # fmt: skip
+
+
+def post(url: str, body: dict) -> int:
+    data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return -1
+
+
+def test_an_alert_through_the_rulebook_becomes_a_decision(broken_stack, prometheus, traffic):
+    """ansible-rulebook with the collection's rulebook and source receives Alertmanager's notification of the
+    firing alerts, runs the assessment once for the incident (a repeat and a second alert are throttled), and the
+    assessment writes decision.json."""
+    firing = poll(
+        "firing alerts of the decision matrix",
+        lambda: [a for a in ((prometheus.api("/api/v1/alerts") or {}).get("data") or {}).get("alerts", [])
+                 if a["labels"].get("alertname", "").startswith("RunbookRollback") and a["state"] == "firing"],
+        timeout=30,
+    )  # fmt: skip
+    port = free_port()
+    group_vars = broken_stack.inventory / "group_vars" / "rollback_targets.yml"
+    kept = group_vars.read_text()
+    broken_stack.write_group_vars(rollback_assess_source="app", rollback_assess_duration=3,
+                                  rollback_assess_interval=1)  # fmt: skip
+    cmd, env = broken_stack._playbook_command("assess", (), {})
+    rulebook = REPO / "extensions" / "eda" / "rulebooks" / "assess_on_alert.yml"
+    cmd = [str(Path(cmd[0]).parent / "ansible-rulebook"), "-r", str(rulebook), *broken_stack._inventories()[:2],
+           "--vars", str(broken_stack.root / "eda-vars.yml"), "--print-events"]  # fmt: skip
+    (broken_stack.root / "eda-vars.yml").write_text(f"alertmanager_port: {port}\n")
+    if not env.get("JAVA_HOME") and shutil.which("java"):
+        env["JAVA_HOME"] = str(Path(shutil.which("java")).resolve().parent.parent)  # the JRE make setup installs
+    log = broken_stack.root / "eda.log"
+    incidents = broken_stack.state_dir / "incidents"
+    before = {p.name for p in incidents.iterdir()} if incidents.is_dir() else set()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/alerts"
+        note = alertmanager_notification(firing)
+        first = note["alerts"][0]
+        poll("the rulebook's source to listen", lambda: post(url, dict(note, alerts=[first])) == 202, timeout=90)
+        # Alertmanager repeats the notification, and the incident's other alerts follow: no second assessment.
+        assert post(url, note) == 202
+        assert post(url, {"not": "alertmanager"}) == 400
+        decision = incidents / f"alert-{first['fingerprint']}" / "decision.json"
+        poll("decision.json from the assessment the alert started", decision.exists, timeout=180, interval=1)
+        poll("the assessment's playbook to end", lambda: "PLAY RECAP" in log.read_text(), timeout=60)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        group_vars.write_text(kept)
+    record = json.loads(decision.read_text())
+    assert record["incident"] == f"alert-{first['fingerprint']}"
+    assert record["decision"] in ("rollback_now", "rollback", "investigate", "fix_forward", "none"), record
+    after = {p.name for p in incidents.iterdir()} - before
+    assert after == {f"alert-{first['fingerprint']}"}, f"more than one assessment: {after}"
+    assert log.read_text().count("PLAY RECAP") == 1, log.read_text()[-3000:]

@@ -29,9 +29,9 @@ def checks(**gathered):
 def test_a_healthy_stack_with_nothing_else_checked_passes_and_says_what_was_skipped():
     found = FILTERS["verify_checks"]({"containers": {"problems": [], "count": 9}, "health": HEALTHY,
                                       "smoke": None, "metrics": None, "stability": None})  # fmt: skip
-    assert [c["name"] for c in found] == ["containers", "health", "smoke", "error rate", "p95", "stability"]
+    assert [c["name"] for c in found] == ["containers", "health", "smoke", "error rate", "p95", "stability", "logs"]
     assert found[0] == {"name": "containers", "ok": True, "detail": "9 services running and healthy"}
-    assert [(c["ok"], c["detail"]) for c in found[2:]] == [(True, "skipped")] * 4
+    assert [(c["ok"], c["detail"]) for c in found[2:]] == [(True, "skipped")] * 5
     assert FILTERS["verify_verdict"](found) == {"passed": True, "problems": []}
 
 
@@ -113,3 +113,50 @@ def test_bad_input_is_one_line_naming_the_filter():
         checks(metrics={"error_rate_url": "http://gw/metrics/error-rate", "error_rate": uri({"rate": 1})})
     with pytest.raises(AnsibleFilterError, match=r"^verify_verdict: each check needs name, ok and detail"):
         FILTERS["verify_verdict"]([{"name": "health"}])
+
+
+def watched(p95s, step=1.0):
+    """A watch's result: one sample a second with these p95 values, the error rate low."""
+    return {"samples": [{"ts": 100 + i * step, "error_rate": 0.1, "p95_ms": p} for i, p in enumerate(p95s)],
+            "stopped_early": False}  # fmt: skip
+
+
+P95_WATCH = dict(WATCH, sustained=3, seconds=6, max_p95_ms=750.0, p95_baseline_ms=500)
+
+
+@pytest.mark.parametrize(
+    "p95s, ok",
+    [
+        ([900, 900, 900, 900], False),  # above for the whole last 3 s
+        ([900, 900, 700, 900], True),  # 700 in the last 3 s: it came back below the limit once
+        ([100, 900, 900, 900, 900], False),  # came back up: the last 3 s are all above
+        ([900, 900, 900, 750], True),  # at the limit is not above
+        ([900, 900, 900], True),  # 2 s of samples do not cover 3 s
+        ([200, 210, 190, 205], True),
+    ],
+)
+def test_the_watch_judges_the_p95_against_its_baseline(p95s, ok):
+    got = checks(stability=dict(P95_WATCH, result=watched(p95s)))["stability"]
+    assert got[0] is ok, got
+    if not ok:
+        assert got[1].startswith("p95 above 750 ms (500 ms normal) for 3 s (lowest 900 ms)"), got
+
+
+def test_no_p95_baseline_judges_no_p95():
+    assert checks(stability=dict(P95_WATCH, max_p95_ms=0, result=watched([5000] * 5)))["stability"][0] is True
+
+
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (None, (True, "not read")),
+        ({"failed": True, "msg": "docker compose logs: no such service: x"},
+         (True, "not judged: docker compose logs: no such service: x")),
+        ({"repeated": [], "summary": "120 lines, 3 errors, none said 20 times by one service"},
+         (True, "120 lines, 3 errors, none said 20 times by one service")),
+        ({"repeated": [{"service": "chat-service", "message": "m", "count": 40}],
+          "summary": "chat-service said 'm' 40 times"}, (False, "chat-service said 'm' 40 times")),
+    ],
+)  # fmt: skip
+def test_the_logs(result, expected):
+    assert checks(logs={"result": result, "repeat_limit": 20})["logs"] == expected

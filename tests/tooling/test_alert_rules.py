@@ -1,0 +1,57 @@
+"""The shipped Prometheus alerting rules are the decision matrix's: generated from its table and never edited."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / ".collections"))
+
+from ansible_collections.runbook.rollback.plugins.module_utils import decision
+
+
+def shipped_rules() -> list[dict]:
+    text = (REPO / "extensions" / "prometheus" / "runbook-rollback-rules.yml").read_text()
+    return yaml.safe_load(text)["groups"][0]["rules"]
+
+
+def test_the_shipped_file_is_what_the_decision_table_makes():
+    proc = subprocess.run([sys.executable, "scripts/alert_rules.py", "--check"], cwd=REPO, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_rule_of_the_matrix_that_reads_a_figure_has_its_alert():
+    labels = {rule["labels"]["runbook_rule"]: rule for rule in shipped_rules()}
+    expected = {rule[0] for rule in decision.ABOVE_RULES}
+    expected |= {"%s_%s" % (rule[0], band) for rule in decision.BAND_RULES for band, _op in decision.BAND_ORDER}
+    expected |= {"stripe_broken", "disk_low", "db_connections_exhausted", "critical_service_down",
+                 "non_critical_service_down"}  # fmt: skip
+    # The runbook's baseline has no p50: the p50 rule has no data in an assessment, and no alert.
+    assert set(labels) == expected - {"p50_critical"}
+    for rule_id, priority, *_rest in decision.ABOVE_RULES:
+        if rule_id == "p50_critical":
+            continue
+        assert labels[rule_id]["labels"]["severity"] == priority
+        assert labels[rule_id]["labels"]["runbook_decision"] == decision.DECISIONS[priority][0]
+    # The windows are the decision's own: 5 minutes for a 10 % error rate, 20 for 2 %.
+    assert (labels["error_rate_critical"]["expr"], labels["error_rate_critical"]["for"]) == (
+        "runbook_rollback:error_rate > 10", "5m")  # fmt: skip
+    assert labels["error_rate_high"]["for"] == "20m" and labels["critical_service_down"]["for"] == "5m"
+
+
+def test_the_awx_rulebook_launches_a_job_template_the_controller_config_defines():
+    rulebook = yaml.safe_load((REPO / "extensions" / "eda" / "rulebooks" / "assess_on_alert_awx.yml").read_text())
+    (rule,) = rulebook[0]["rules"]
+    name = rule["action"]["run_job_template"]["name"]
+    controller = (REPO / "awx" / "controller.yml").read_text()
+    assert f'name: "{name}"' in controller, name
+    local = yaml.safe_load((REPO / "extensions" / "eda" / "rulebooks" / "assess_on_alert.yml").read_text())
+    # The same alerts, the same window, under AWX as locally.
+    assert local[0]["rules"][0]["condition"] == rule["condition"]
+    assert local[0]["rules"][0]["throttle"] == rule["throttle"]
+    assert local[0]["rules"][0]["action"]["run_playbook"]["name"] == "runbook.rollback.assess"
