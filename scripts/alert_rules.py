@@ -21,7 +21,7 @@ HEADER = """\
 # (plugins/module_utils/decision.py) by scripts/alert_rules.py: do not edit. For your own thresholds and baseline:
 #   ansible-playbook playbooks/alert_rules.yml -e dest=<file>
 # The alerts read runbook_rollback:<figure> series (percent, milliseconds) and runbook_rollback:service_up;
-# map your metrics onto them with recording rules (see staging-recording.yml).
+# map your metrics onto them with recording rules (the staging app's: demo/prometheus/staging-recording.yml).
 """
 
 
@@ -31,7 +31,14 @@ def rendered() -> str:
 
     defaults = yaml.safe_load((REPO / "roles" / "common" / "defaults" / "main.yml").read_text())
     rules = alert_rules(None, defaults["rollback_baseline"])
-    return HEADER + yaml.safe_dump(rules, sort_keys=False, width=1000, allow_unicode=True)
+    return HEADER + yaml.dump(rules, Dumper=_Indented, sort_keys=False, width=1000, allow_unicode=True)
+
+
+class _Indented(yaml.SafeDumper):
+    """Lists indented under their key, as the repository's YAML is (yamllint's indentation rule)."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
 
 
 def main() -> int:

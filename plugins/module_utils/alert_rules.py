@@ -8,7 +8,7 @@ find the trigger.
 The rules read the decision's own figures as recorded series, ``runbook_rollback:<figure>`` (error_rate,
 p95_ms, cpu_percent, ... in the decision's units: percent, milliseconds), and each service's health as
 ``runbook_rollback:service_up{service, critical}`` (1 up, 0 down). A site maps its metrics onto those names with
-recording rules of its own (the staging stack's are in extensions/prometheus/staging-recording.yml); the
+recording rules of its own (the staging stack's are in demo/prometheus/staging-recording.yml); the
 alerting rules stay the collection's. Each alert carries the runbook's priority (``severity``), the rule
 (``runbook_rule``) and the decision the priority calls for (``runbook_decision``): the labels an Event-Driven
 Ansible rulebook, or a person, acts on.
@@ -92,8 +92,8 @@ def alert_rules(thresholds=None, baseline=None):
             expr = "%s %s %s" % (series(metric), op, _number(bound * divisor))
             if index:
                 expr += " and %s <= %s" % (series(metric), _number(bands[index - 1][2] * divisor))
-            text = "decision matrix: %s %s %s%s over %s" % (label, op, _number(bound), unit,
-                                                           decision.fmt_duration(t["matrix_window"]))  # fmt: skip
+            over = decision.fmt_duration(t["matrix_window"])
+            text = "decision matrix: %s %s %s%s over %s" % (label, op, _number(bound), unit, over)
             rules.append(_rule("%s_%s" % (rule_id, priority), priority, expr, t["matrix_window"], text))
     rules.append(_rule("stripe_broken", "high", "%s == 0" % series("stripe_ok"), 0,
                        "Stripe payment integration broken"))  # fmt: skip

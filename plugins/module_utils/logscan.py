@@ -76,7 +76,7 @@ def scan(text, project="", pattern=DEFAULT_PATTERN, repeat_limit=10):
 
 
 def repeated_line(repeated, most=3):
-    """``chat-service said 'error chat: request failed' 412 times; gateway ...`` for a verification report."""
+    """``payments said 'error payments: request failed' 412 times; gateway ...`` for a verification report."""
     parts = ["%s said %r %d times" % (r["service"], r["message"], r["count"]) for r in repeated[:most]]
     if len(repeated) > most:
         parts.append("%d more" % (len(repeated) - most))

@@ -14,7 +14,7 @@ description:
     match O(pattern), grouped by what they say once times, numbers, ids and addresses are set aside.
   - A message one service said at least O(repeat_limit) times is reported in RV(repeated); the runbook's
     "check logs for repeated errors" fails on it.
-  - Never prints a log line whole: messages are cut to 160 characters.
+  - Never prints a log line whole; messages are cut to 160 characters.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -70,13 +70,13 @@ errors:
   description: Service -> number of error lines.
   returned: success
   type: dict
-  sample: {chat-service: 214}
+  sample: {payments: 214}
 repeated:
   description: The messages a service said at least O(repeat_limit) times, most said first.
   returned: success
   type: list
   elements: dict
-  sample: [{service: chat-service, message: "<time> error chat: request failed error=\"KeyError\"", count: 214}]
+  sample: [{service: payments, message: "<time> error payments: request failed error=\"KeyError\"", count: 214}]
 summary:
   description: One line for a report.
   returned: success

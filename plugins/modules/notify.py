@@ -60,10 +60,13 @@ attributes:
     support: none
 options:
   event:
-    description: The event.
+    description:
+      - The event.
+      - C(started) also begins the progress updates (O(progress_minutes)), which C(completed), C(failed) and
+        C(shutdown) end before they are told. C(progress) is what those updates send; a task rarely sends it.
     type: str
     required: true
-    choices: [started, completed, failed, shutdown, escalation]
+    choices: [started, progress, completed, failed, shutdown, escalation]
   incident:
     description:
       - The incident the event belongs to. It names the status page incident, the PagerDuty alert
@@ -123,6 +126,31 @@ options:
     default: ""
   duration_seconds:
     description: How long the rollback took, for a C(completed) event (a number of seconds, or empty).
+    type: raw
+  postmortem:
+    description: When the post-mortem is, said by a C(completed) event ("Post-mortem scheduled for ...").
+    type: str
+    default: ""
+  progress_minutes:
+    description:
+      - For a C(started) event, send a progress update every this many minutes until the rollback's end is told
+        (the runbook's 15); 0 sends none.
+      - The updates say how long the rollback has run, the runbook step it is in (from the timeline callback) and a
+        revised ETA from the steps' estimates; they go to Slack, the status page and the webhook, never PagerDuty.
+      - A small process on the controller, beside ansible-playbook, sends them, so they come during one long task
+        too; it receives the channels' settings through a pipe and ends with the playbook.
+    type: raw
+    default: 0
+  signals:
+    description:
+      - The conditions reported about the incident, as names of M(runbook.rollback.rollback_decision)'s signals. A
+        security breach or a major loss of data escalates to level 4, customer data at risk to level 3.
+    type: raw
+    default: []
+  max_downtime_minutes:
+    description:
+      - The decision matrix's maximum downtime for the incident's priority; an interruption longer than it
+        escalates to level 2. Empty is not checked.
     type: raw
   escalate:
     description: Escalate on its own when the event calls for level 2 or more, above the level this incident reached.

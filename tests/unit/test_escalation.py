@@ -68,9 +68,10 @@ REPORTED = {
     "past the matrix's 5 minutes": ([], 5, 301, 2,
                                     ["the interruption (5m) passed the maximum downtime of 5 min the decision "
                                      "matrix allows"]),
-    "past the matrix's 15 minutes and an hour": ([], "15", 3700, 3,
-                                                ["the interruption (1h01m) passed the maximum downtime of 15 min the "
-                                                 "decision matrix allows", "downtime 1h01m is over 1 hour"]),
+    "past the matrix's 15 minutes and an hour": (
+        [], "15", 3700, 3,
+        ["the interruption (1h01m) passed the maximum downtime of 15 min the decision matrix allows",
+         "downtime 1h01m is over 1 hour"]),
     "no maximum: not checked": ([], "", 7200 - 1, 3, ["downtime 1h59m is over 1 hour"]),
 }  # fmt: skip
 

@@ -81,7 +81,7 @@ if __name__ == "__main__":
     # Try it by hand: python alertmanager.py, then POST an Alertmanager notification to 127.0.0.1:5000.
 
     class _Print(asyncio.Queue):
-        async def put(self, event):
-            print(json.dumps(event))
+        async def put(self, item):
+            print(json.dumps(item))
 
     asyncio.run(main(_Print(), {"port": 5000}))
