@@ -39,7 +39,7 @@ HEAVIEST_FIRST = (
     "test_procedure_b_killed.py",  # 10.6
     "test_procedure_c.py",  # 9.3
     "test_procedure_a.py",  # 9.1
-    "test_assess.py",  # 8.6
+    "test_assess.py",  # 10 (with the verification and container-state tests)
     "test_shutdown_faults.py",  # 8.4
     "test_fallback.py",  # 4.3
     "test_drill.py",  # about 3.5 (new)

@@ -2,7 +2,7 @@
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over `docker compose ps` output; documented in compose_ps.yml, compose_problems.yml, stack_state.yml,
-stack_state_line.yml and release_mismatches.yml."""
+stack_state_line.yml, release_mismatches.yml and with_down_times.yml."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     release_mismatches,
     stack_state,
     stack_state_line,
+    with_down_times,
 )
 
 
@@ -51,6 +52,12 @@ def release_mismatches_filter(ps_list, config, version):
         raise AnsibleFilterError("release_mismatches: %s" % exc) from None
 
 
+def with_down_times_filter(services, containers):
+    if not isinstance(services, list) or not isinstance(containers, list):
+        raise AnsibleFilterError("with_down_times: expects the decision's services and compose_info's containers")
+    return with_down_times(services, containers)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -59,4 +66,5 @@ class FilterModule:
             "stack_state": stack_state_filter,
             "stack_state_line": stack_state_line_filter,
             "release_mismatches": release_mismatches_filter,
+            "with_down_times": with_down_times_filter,
         }

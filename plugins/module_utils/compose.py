@@ -6,6 +6,7 @@ wrong with them; and the one runner of a project's compose commands (compose_run
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -321,3 +322,60 @@ def release_mismatches(containers, config, version):
         if line not in lines:
             lines.append(line)
     return lines
+
+
+# --- How long a container has been down, from the engine's own record (docker inspect) ----------------------
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def engine_time(text):
+    """Seconds since the epoch of the engine's RFC 3339 time (nanoseconds allowed); None for none or its zero time."""
+    match = _RFC3339.match(str(text or "").strip())
+    if not match or match.group(1).startswith("0001-"):
+        return None
+    fraction = float(match.group(2) or 0)
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.datetime.fromisoformat(match.group(1) + zone).timestamp() + fraction
+
+
+def down_since(inspected):
+    """When the container of one ``docker inspect`` entry went down, in seconds since the epoch; None while up.
+
+    Down is: exited (stopped or crashed: the services a decision weighs are meant to run), dead, restarting (a
+    crash loop: since its last exit), or running and unhealthy (since the first failed check after the last one
+    that passed, in the health log the engine keeps; the oldest check it keeps when none passed).
+    """
+    state = (inspected or {}).get("State") or {}
+    status = str(state.get("Status") or "").lower()
+    if status in ("exited", "dead", "restarting"):
+        return engine_time(state.get("FinishedAt"))
+    health = state.get("Health") or {}
+    if status != "running" or str(health.get("Status") or "").lower() != "unhealthy":
+        return None
+    log = [entry for entry in health.get("Log") or [] if isinstance(entry, dict)]
+    failing = []
+    for entry in reversed(log):
+        if entry.get("ExitCode") == 0:
+            break
+        failing.append(entry)
+    if not failing:
+        return None
+    return engine_time(failing[-1].get("Start"))
+
+
+def with_down_times(services, containers):
+    """The decision's services with what the containers say: a service whose container has been down longer than
+    the sampling saw is unhealthy, down that long. ``containers``: compose_info's, with down_seconds."""
+    out = []
+    for service in services or []:
+        mine = [c for c in containers or [] if c.get("service") == service.get("name")]
+        longest = max([c["down_seconds"] for c in mine if c.get("down_seconds") is not None] or [None], key=_or_zero)
+        service = dict(service)
+        if longest is not None and longest > float(service.get("down_seconds") or 0):
+            service.update(healthy=False, down_seconds=round(longest, 3))
+        out.append(service)
+    return out
+
+
+def _or_zero(value):
+    return -1 if value is None else value

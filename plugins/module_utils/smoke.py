@@ -33,7 +33,9 @@ import urllib.parse
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import MISSING, json_at, request, validate_url
 
 STEP_KEYS = frozenset(("name", "method", "path", "url", "headers", "json", "status", "expect", "capture",
-                       "new_account"))  # fmt: skip
+                       "new_account", "signal"))  # fmt: skip
+# The runbook's "critical user flows broken": what a failed step may report to the decision (its signal key).
+FLOW_SIGNALS = frozenset(("login_broken", "signup_broken", "payment_failing", "chat_broken", "data_loss_on_save"))
 METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 BUILT_IN = ("email", "password", "run", "base_url")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -129,6 +131,9 @@ def validate_steps(steps):
                 raise SmokeError("step %s: cannot capture into %r" % (name, var))
             if not isinstance(key, str) or not key:
                 raise SmokeError("step %s: capture %s needs the answer's key" % (name, var))
+        if "signal" in step and step["signal"] not in FLOW_SIGNALS:
+            raise SmokeError("step %s: signal must be one of %s, got %r" % (name, ", ".join(sorted(FLOW_SIGNALS)),
+                                                                            step["signal"]))  # fmt: skip
         needs = _variables_in([where, step.get("headers"), step.get("json")])
         unknown_vars = sorted(needs - known)
         if unknown_vars:
@@ -246,5 +251,10 @@ def run_steps(base_url, steps, only=None, timeout=5.0, email_domain="example.tes
         variables.update(captured)
         results.append({"name": step["name"], "ok": error is None, "status": resp["status"], "ms": resp["ms"],
                         "error": error})  # fmt: skip
+    by_name = {step["name"]: step for step in steps}
+    # A step that ran and failed reports its flow broken; one skipped for what an earlier step did not give
+    # says nothing of its own.
+    broken = sorted({by_name[r["name"]]["signal"] for r in results if not r["ok"] and by_name[r["name"]].get("signal")
+                     and not str(r["error"] or "").startswith("skipped:")})  # fmt: skip
     return {"flows": results, "passed": all(r["ok"] for r in results), "summary": summary(results),
-            "email": variables["email"]}  # fmt: skip
+            "email": variables["email"], "signals": broken}  # fmt: skip

@@ -34,6 +34,14 @@ options:
       - The services expected to run. Omitted, every service the compose files define.
     type: list
     elements: str
+  down_times:
+    description:
+      - Also read how long each container has been down, from the engine's own record (C(docker inspect)), into
+        each container's C(down_seconds): exited, dead or restarting since its last exit, running unhealthy since
+        its first failed check after the last one that passed.
+      - What assess needs for the runbook's "critical service down over 5 minutes" where its samples are shorter.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -80,6 +88,9 @@ containers:
     exit_code:
       description: The exit code of an exited container.
       type: int
+    down_seconds:
+      description: With O(down_times), how long the container has been down (null while it is up).
+      type: float
 problems:
   description: One line per expected service that is not running, or not healthy; empty when all are.
   returned: success
@@ -99,6 +110,11 @@ state_line:
   sample: proxy v1.2.3 healthy, payments v1.2.5 exited (code 1)
 """
 
+import json
+import os
+import subprocess
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.rollback.plugins.module_utils.backup import compose_options
@@ -106,11 +122,25 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     ComposeRunError,
     compose_error,
     compose_run,
+    down_since,
     parse_ps,
     problems,
     stack_state,
     stack_state_line,
 )
+
+
+def docker(module, *args):
+    """stdout of one docker command (the engine compose talks to); fails the module with its error."""
+    try:
+        proc = subprocess.run(["docker", *args], env=dict(os.environ, **{k: str(v) for k, v in
+                              (module.params["compose_env"] or {}).items()}), capture_output=True, text=True,
+                              check=False, timeout=60)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        module.fail_json(msg="docker %s: %s" % (args[0], exc))
+    if proc.returncode != 0:
+        module.fail_json(msg="docker %s: %s" % (args[0], (proc.stderr.strip() or "exit %d" % proc.returncode)[:500]))
+    return proc.stdout
 
 
 def compose(module, *args):
@@ -130,6 +160,7 @@ def main():
         argument_spec=dict(
             compose_options(required=True, database=False),
             services=dict(type="list", elements="str"),
+            down_times=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -140,6 +171,17 @@ def main():
         containers = parse_ps(compose(module, "ps", "--all", "--format", "json"))
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    if module.params["down_times"] and containers:
+        try:
+            inspected = json.loads(docker(module, "inspect", *[c["name"] for c in containers]))
+        except ValueError as exc:
+            module.fail_json(msg="docker inspect: %s" % exc)
+        now = time.time()
+        entries = [entry for entry in inspected if isinstance(entry, dict)]
+        for container in containers:
+            entry = next((e for e in entries if str(e.get("Name") or "").lstrip("/") == container["name"]), None)
+            moment = down_since(entry) if entry else None
+            container["down_seconds"] = round(max(0.0, now - moment), 3) if moment is not None else None
     state = stack_state(containers, services)
     module.exit_json(
         changed=False,

@@ -41,7 +41,9 @@ options:
         (absolute), and optionally C(method) (default C(GET), or C(POST) with a C(json) body), C(headers), C(json),
         C(status) (an HTTP status or a list of them; default any 2xx), C(expect) (dotted key of the JSON answer to
         the value it must have), C(capture) (variable name to the dotted key of the JSON answer it is read from) and
-        C(new_account) (the step creates the throwaway account, left out when O(email) is given).
+        C(new_account) (the step creates the throwaway account, left out when O(email) is given) and C(signal) (the
+        runbook's critical user flow the step stands for, reported in RV(signals) when it fails; one of
+        C(login_broken), C(signup_broken), C(payment_failing), C(chat_broken) or C(data_loss_on_save)).
       - Empty with O(command) set runs the command alone.
     type: list
     elements: dict
@@ -142,6 +144,14 @@ flows:
     - {name: signup, ok: true, status: 201, ms: 35, error: null}
     - {name: login, ok: false, status: 500, ms: 12, error: HTTP 500}
     - {name: list-orders, ok: false, status: null, ms: 0, error: "skipped: no token"}
+signals:
+  description:
+    - The C(signal) of each step that ran and failed (a step skipped for an earlier one's failure reports nothing),
+      as M(runbook.rollback.rollback_decision) takes them.
+  returned: always
+  type: list
+  elements: str
+  sample: [login_broken]
 passed:
   description: Whether every flow passed; null in check mode.
   returned: always
@@ -217,13 +227,13 @@ def main():
     )
     p = module.params
     if module.check_mode:
-        module.exit_json(changed=False, skipped=True, flows=[], passed=None,
+        module.exit_json(changed=False, skipped=True, flows=[], passed=None, signals=[],
                          summary="check mode: smoke flows not run", msg="check mode: smoke flows not run")
     if p["timeout"] <= 0 or p["command_timeout"] <= 0:
         module.fail_json(msg="timeout and command_timeout must be positive")
     if not p["steps"] and not p["command"]:
         module.fail_json(msg="no smoke steps and no command: give steps, a command, or both")
-    result = {"flows": [], "passed": True, "email": None}
+    result = {"flows": [], "passed": True, "email": None, "signals": []}
     try:
         if p["steps"]:
             result = run_steps(p["base_url"], p["steps"], only=p["only"], timeout=p["timeout"],

@@ -77,6 +77,20 @@ def test_bad_input_is_refused_before_sampling(broken, awx):
     assert broken.containers() == before
 
 
+def test_a_broken_user_flow_reaches_the_decision(broken):
+    """With -e flows=true the smoke flows run too: v1.2.4 fails one of two chat requests, and the step's signal
+    makes the runbook's "critical user flows broken" a trigger, where the samples alone would decide on rates."""
+    before = broken.containers()
+    run = broken.playbook("assess", incident="t-flows", flows="true", duration=2, interval=1, window_scale=0.0167)
+    assert run.rc == 0, run.output
+    decision = broken.decision("t-flows")
+    assert decision["inputs"]["signals"] == {"chat_broken": True}, decision["inputs"]["signals"]
+    (flow,) = [t for t in decision["triggers"] if t["id"] == "chat_broken"]
+    assert (flow["priority"], decision["priority"]) == ("critical", "critical")
+    assert "; broken: chat_broken" in run.output
+    assert broken.containers() == before
+
+
 def test_broken_release_under_traffic_is_critical_procedure_a(broken, awx):
     # The workflow's first node: the assess job template, its survey answered.
     before = broken.containers()
@@ -294,3 +308,32 @@ def test_static_figures_choose_procedure_c_for_one_failing_service(broken):
     assert "no last known good version" in one_line_error(run)
     assert "Procedure C failed before anything was changed" in run.output
     assert broken.containers() == before
+
+
+@pytest.mark.fault(
+    "A critical service stopped longer ago than the assessment's samples last",
+    how="chat-service stopped (Docker SDK), then assessments sampling 2 s of a 5 s rule",
+    holds="the decision counts it down since it stopped (critical_service_down); the samples alone could not",
+)
+def test_a_critical_service_down_longer_than_the_samples_is_critical(broken):
+    chat = docker.from_env().containers.get(broken.containers()["chat-service"][0])
+    chat.stop(timeout=10)
+    short = dict(duration=2, interval=1, window_scale=0.0167)  # the rule's 5 minutes are 5 s here
+    try:
+        chat.reload()
+        stopped = datetime.datetime.fromisoformat(chat.attrs["State"]["FinishedAt"][:19] + "+00:00")
+        deadline = time.monotonic() + 30
+        while datetime.datetime.now(datetime.timezone.utc) - stopped < datetime.timedelta(seconds=7):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)  # the rule is a duration: its time has to pass
+        sampled_only = broken.playbook("assess", incident="t-down-sampled", assess_container_state=False, **short)
+        counted = broken.playbook("assess", incident="t-down", **short)
+    finally:
+        chat.start()
+    assert sampled_only.rc == 0 and counted.rc == 0, counted.output
+    assert "critical_service_down" not in {t["id"] for t in broken.decision("t-down-sampled")["triggers"]}
+    decision = broken.decision("t-down")
+    (down,) = [t for t in decision["triggers"] if t["id"] == "critical_service_down"]
+    assert down["message"].startswith("critical service chat-service down for "), down
+    assert down["observed"] >= 7, down
+    assert (decision["priority"], decision["decision"]) == ("critical", "rollback_now")

@@ -6,6 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.rollback.plugins.filter.compose import FilterModule
+from ansible_collections.runbook.rollback.plugins.module_utils import compose
 from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     built_images,
     compose_error,
@@ -342,3 +343,60 @@ def test_release_mismatches_names_each_container_that_is_not_the_release():
     assert release_mismatches(ps[:1] + ps[3:4], config, "v1.2.3") == []
     with pytest.raises(AnsibleFilterError, match=r"^release_mismatches: expects the decoded output of docker compose"):
         release_mismatches(ps, "services: {}", "v1.2.3")
+
+
+# --- Since when a container is down (docker inspect) ---------------------------------------------------------
+def inspected(status, exit_code=0, finished="2026-12-03T21:00:00.123456789Z", health=None):
+    state = {"Status": status, "ExitCode": exit_code, "FinishedAt": finished}
+    if health is not None:
+        state["Health"] = health
+    return {"Id": "abc", "State": state}
+
+
+def check(code, start):
+    return {"Start": start, "End": start, "ExitCode": code}
+
+
+EPOCH_21 = compose.engine_time("2026-12-03T21:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "entry, since",
+    [
+        (inspected("exited", 1), EPOCH_21 + 0.123456789),
+        (inspected("exited", 0), EPOCH_21 + 0.123456789),  # stopped: a service meant to run is down
+        (inspected("dead", 137), EPOCH_21 + 0.123456789),
+        (inspected("restarting", 1), EPOCH_21 + 0.123456789),
+        (inspected("exited", 1, finished="0001-01-01T00:00:00Z"), None),
+        (inspected("running", health={"Status": "healthy", "Log": []}), None),
+        (inspected("running"), None),
+        # Unhealthy: since the first failed check after the last that passed.
+        (inspected("running", health={"Status": "unhealthy", "Log": [
+            check(0, "2026-12-03T20:58:00Z"), check(1, "2026-12-03T20:59:00Z"), check(1, "2026-12-03T21:00:00Z")]}),
+         EPOCH_21 - 60),
+        # None passed in the log the engine keeps: since the oldest check it keeps (a lower bound).
+        (inspected("running", health={"Status": "unhealthy", "Log": [
+            check(1, "2026-12-03T20:58:00+00:00"), check(1, "2026-12-03T20:59:00Z")]}), EPOCH_21 - 120),
+    ],
+)  # fmt: skip
+def test_down_since(entry, since):
+    got = compose.down_since(entry)
+    assert got == pytest.approx(since) if since is not None else got is None
+
+
+def test_a_service_is_down_as_long_as_its_container_has_been():
+    sampled = [
+        {"name": "api", "critical": True, "healthy": False, "down_seconds": 12, "failed_checks": 3},
+        {"name": "worker", "critical": False, "healthy": True, "down_seconds": 0, "failed_checks": 0},
+        {"name": "web", "critical": True, "healthy": False, "down_seconds": 30, "failed_checks": 3},
+    ]
+    containers = [
+        {"service": "api", "down_seconds": 420.5},
+        {"service": "worker", "down_seconds": None},
+        {"service": "web", "down_seconds": 10.0},  # the samples saw it down longer
+        {"service": "other", "down_seconds": 900.0},  # not one of the decision's services
+    ]
+    got = compose.with_down_times(sampled, containers)
+    assert [(s["name"], s["healthy"], s["down_seconds"]) for s in got] == [
+        ("api", False, 420.5), ("worker", True, 0), ("web", False, 30)]  # fmt: skip
+    assert sampled[0]["down_seconds"] == 12, "the input is left as it was"
