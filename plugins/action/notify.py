@@ -57,6 +57,11 @@ class ActionModule(ActionBase):
     def _notify(self, params):
         now = time.time()
         event = params["event"]
+        if event in END_EVENTS:
+            # First of all, whatever is sent after: no progress update may follow the end. The worker's parent is
+            # ansible-playbook, the run the update process belongs to.
+            progress.stop(os.getppid(), notify.incident_id(params["incident"]),
+                          wait=3 * float(params["timeout"]) + progress.STOP_GRACE)  # fmt: skip
         try:
             incident = notify.incident_id(params["incident"])
             on = notify_plan.configured(params, params["channels"])
@@ -81,9 +86,6 @@ class ActionModule(ActionBase):
             ]  # fmt: skip
             return out
 
-        if event in END_EVENTS:
-            # The worker's parent is ansible-playbook: the run the update process belongs to.
-            progress.stop(os.getppid(), incident)
         tls = {key: params[key] for key in TLS_KEYS if params.get(key) is not None}
         secrets = notify_plan.secrets_of({c: params[c] for c in notify.CHANNELS})
         statuspage_file = posixpath.join(state_dir, "statuspage.json")

@@ -227,6 +227,7 @@ class CallbackModule(CallbackBase):
         # Hosts that stopped answering: host -> (step, task) it was in.
         self.lost = {}
         self.disabled = False
+        self.noted_step = None
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -238,8 +239,6 @@ class CallbackModule(CallbackBase):
         step = self.steps.get(name)
         if step is None:
             step = self.steps[name] = Step(name, now)
-            # The step a rollback's progress updates say it is in (only kept while updates are on).
-            progress.note_step(os.getpid(), name, now)
         if extend:
             step.ended = max(step.ended, now)
         return step
@@ -260,6 +259,11 @@ class CallbackModule(CallbackBase):
         # procedure's later fallback attempt, skipped, would otherwise span the steps in between).
         task = result_task(result)
         step = self._step_for(task, extend=outcome != "skipped")
+        if step is not None and outcome != "skipped" and step.name != self.noted_step:
+            # The step a rollback's progress updates say it is in (only kept while updates are on): the one whose
+            # task last ran; a step entered again (a fallback attempt) starts again.
+            self.noted_step = step.name
+            progress.note_step(os.getpid(), step.name)
         host = getattr(getattr(result, "_host", None), "name", None)
         now = time.time()
         if step is not None:

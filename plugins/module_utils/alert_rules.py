@@ -2,8 +2,9 @@
 # Copyright: runbook.rollback maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Prometheus alerting rules made from the decision matrix: the same rules, thresholds and windows as
-rollback_decision (module_utils/decision.py), so that an alert fires when, and only when, an assessment would
-find the trigger.
+rollback_decision (module_utils/decision.py), so that an alert fires when an assessment of the same figures would
+find the trigger. The rules that count consecutive health checks (health_checks_failing) or weigh every service at
+once (complete_outage) have no alert: a service down for its 5 or 15 minutes has one.
 
 The rules read the decision's own figures as recorded series, ``runbook_rollback:<figure>`` (error_rate,
 p95_ms, cpu_percent, ... in the decision's units: percent, milliseconds), and each service's health as
@@ -87,11 +88,14 @@ def alert_rules(thresholds=None, baseline=None):
                 continue
             divisor, unit = float(base[metric]), "x baseline"
         bands = [(priority, op, t[prefix + priority]) for priority, op in decision.BAND_ORDER]
+        window = duration(t["matrix_window"])
         for index, (priority, op, bound) in enumerate(bands):
-            # The band the whole window sits in: above this band's bound and not above the one before it.
+            # The decision takes the band of the window's lowest value: every value of the window above this band's
+            # bound (the for:), and the lowest not above the bound of the band before it.
             expr = "%s %s %s" % (series(metric), op, _number(bound * divisor))
             if index:
-                expr += " and %s <= %s" % (series(metric), _number(bands[index - 1][2] * divisor))
+                expr += " and min_over_time(%s[%s]) <= %s" % (series(metric), window,
+                                                             _number(bands[index - 1][2] * divisor))  # fmt: skip
             over = decision.fmt_duration(t["matrix_window"])
             text = "decision matrix: %s %s %s%s over %s" % (label, op, _number(bound), unit, over)
             rules.append(_rule("%s_%s" % (rule_id, priority), priority, expr, t["matrix_window"], text))

@@ -364,15 +364,17 @@ def down_since(inspected):
 
 
 def with_down_times(services, containers):
-    """The decision's services with what the containers say: a service whose container has been down longer than
-    the sampling saw is unhealthy, down that long. ``containers``: compose_info's, with down_seconds."""
+    """The decision's services with what the containers say: a service the samples saw down, whose container has
+    been down longer than they saw, is down that long. A service the samples saw healthy stays so (another of its
+    containers answers). ``containers``: compose_info's, with down_seconds."""
     out = []
     for service in services or []:
         mine = [c for c in containers or [] if c.get("service") == service.get("name")]
         longest = max([c["down_seconds"] for c in mine if c.get("down_seconds") is not None] or [None], key=_or_zero)
         service = dict(service)
-        if longest is not None and longest > float(service.get("down_seconds") or 0):
-            service.update(healthy=False, down_seconds=round(longest, 3))
+        seen_down = not service.get("healthy", True)
+        if seen_down and longest is not None and longest > float(service.get("down_seconds") or 0):
+            service.update(down_seconds=round(longest, 3))
         out.append(service)
     return out
 

@@ -67,16 +67,16 @@ def _duration(seconds):
 
 
 def _signals(value):
-    """The reported conditions as a list of names: a list, a comma- or space-separated string, or a dict
-    of name: true/false. Names this module has no level for (a slow query) are left out."""
+    """The reported conditions as a list of names: a list (whose items may be any of these), a comma- or
+    space-separated string, or a dict of name: true/false. Names this module has no level for are left out."""
     if value is None or value == "":
         return []
     if isinstance(value, dict):
-        names = [name for name, on in value.items() if _flag(on, "signal %s" % name)]
+        names = [str(name) for name, on in value.items() if _flag(on, "signal %s" % name)]
     elif isinstance(value, str):
         names = value.replace(",", " ").split()
     elif isinstance(value, (list, tuple)):
-        names = [str(name).strip() for name in value]
+        names = [name for item in value for name in _signals(item)]
     else:
         raise ValueError("signals must be a list of names, got %r" % (value,))
     return [name for name in names if name in SIGNAL_LEVELS]

@@ -34,19 +34,14 @@ def shape(line):
     return re.sub(r"\s+", " ", text)[:MAX_MESSAGE]
 
 
-def service_of(container, project=""):
-    """The compose service of a container name as ``docker compose logs`` prints it: <service>-<n>, or with the
-    project in front (<project>-<service>-<n>, <project>_<service>_<n>)."""
-    name = container
-    for sep in ("-", "_"):
-        if project and name.startswith(project + sep):
-            name = name[len(project) + 1 :]
-            break
-    match = re.match(r"^(.+?)[-_]\d+$", name)
-    return match.group(1) if match else name
+def service_of(container):
+    """The compose service of a container as ``docker compose logs`` names it (<service>-<n>; older releases print
+    the whole container name, the project in front, which is then kept)."""
+    match = re.match(r"^(.+?)[-_]\d+$", container)
+    return match.group(1) if match else container
 
 
-def scan(text, project="", pattern=DEFAULT_PATTERN, repeat_limit=10):
+def scan(text, pattern=DEFAULT_PATTERN, repeat_limit=10):
     """What ``docker compose logs`` (``text``, with its container prefixes) holds of errors.
 
     Returns ``{"lines": int, "errors": {service: count}, "repeated": [{service, message, count}, ...]}``:
@@ -62,7 +57,7 @@ def scan(text, project="", pattern=DEFAULT_PATTERN, repeat_limit=10):
         line = match.group("line")
         if not matcher.search(line):
             continue
-        service = service_of(match.group("container"), project)
+        service = service_of(match.group("container"))
         errors[service] = errors.get(service, 0) + 1
         key = (service, shape(line))
         counts[key] = counts.get(key, 0) + 1

@@ -353,6 +353,10 @@ def statuspage_incident(ctx, component_ids=(), component_status=None, create=Tru
     INCIDENT_STATUS (completed resolves it, with every component operational).
     """
     event = ctx["event"]
+    if event == "progress":
+        # Only the news: the incident's status and its components stay as the last event set them (an
+        # escalation's major outage is not undone by an update).
+        return {"incident": {"body": _public_body(ctx), "deliver_notifications": True}}
     status = component_status or COMPONENT_STATUS[event]
     if status not in COMPONENT_STATES:
         raise ValueError("component status must be one of %s, got %r" % (", ".join(COMPONENT_STATES), status))

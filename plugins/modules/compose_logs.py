@@ -45,17 +45,12 @@ options:
     description: How many times one service must say the same error to count as repeated.
     type: int
     default: 10
-  project:
-    description: The compose project's name, to tell services from container names (C(<project>-<service>-1)).
-    type: str
-    default: ""
 """
 
 EXAMPLES = r"""
 - name: Look for repeated errors since the verification began
   runbook.rollback.compose_logs:
     compose_argv: "{{ rollback_compose_argv }}"
-    project: "{{ rollback_project_name }}"
     since: "{{ verify_started_at }}"
     repeat_limit: 20
   register: logs
@@ -104,7 +99,6 @@ def main():
             services=dict(type="list", elements="str", default=[]),
             pattern=dict(type="str", default=r"(?i)\b(error|exception|traceback|fatal|panic|critical)\b"),
             repeat_limit=dict(type="int", default=10),
-            project=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
@@ -123,7 +117,7 @@ def main():
     if proc.returncode != 0:
         error = compose_error(proc.stderr) or "exit %d" % proc.returncode
         module.fail_json(msg="docker compose logs: %s" % error[:500])
-    found = scan(proc.stdout, params["project"], params["pattern"], params["repeat_limit"])
+    found = scan(proc.stdout, params["pattern"], params["repeat_limit"])
     if found["repeated"]:
         summary = repeated_line(found["repeated"])
     else:

@@ -16,15 +16,20 @@ they run. So the update is sent by a small process of its own on the controller,
   ever follows the end; and by itself once ansible-playbook is gone.
 
 The run directory is ``<temp dir>/runbook-rollback-progress-<pid of ansible-playbook>``: per run, on the
-controller, removed by the process when it ends and by the timeline callback when the playbook ends.
+controller, private to the user (0700, refused when it is anyone else's). The process removes its own markers when
+it ends; the timeline callback removes the directory when the playbook ends. An update escalates nothing and
+keeps nothing on the target: the next event the run tells does that.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,8 +39,8 @@ from ansible_collections.runbook.rollback.plugins.module_utils import notify
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
 from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_plan, report_budget
 
-# How long stop() waits for the process to go (it may be in the middle of sending an update).
-STOP_WAIT = 15.0
+# How long stop() waits, beyond the calls of one update, for the process to go before it ends it.
+STOP_GRACE = 5.0
 # The channels an update goes to: the team's and the public status page; PagerDuty pages nobody for it.
 CHANNELS = ("slack", "statuspage", "webhook")
 STEP_FILE = "step.json"
@@ -82,7 +87,9 @@ def remaining_minutes(procedure, step, step_elapsed, elapsed, budget_minutes):
             left = max(high - float(step_elapsed or 0), 60.0)
             left += sum(later[2][1] for later in steps[index + 1 :])
             return round(left / 60.0, 1)
-    budget = float(budget_minutes or 0) * 60
+    if not budget_minutes:
+        return None  # no estimate: the update says the ETA is unknown, as the start did
+    budget = float(budget_minutes) * 60
     return round(max(budget - float(elapsed), 60.0) / 60.0, 1)
 
 
@@ -129,6 +136,42 @@ def _alive(pid):
     return True
 
 
+def _private_dir(directory):
+    """Make the run directory, or accept it only when it is this user's own and private."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        info = os.lstat(directory)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise PermissionError(errno.EPERM, "not a private directory of this user", directory) from None
+
+
+def _helper_pid(running):
+    """The pid a running marker names, when that process is one of these update processes; else None."""
+    try:
+        with open(running, encoding="utf-8") as handle:
+            pid = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _alive(pid):
+        return None
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            cmdline = handle.read()
+    except OSError:
+        return pid  # no /proc to ask (not Linux): alive is all that is known
+    # Empty while the process is still being started; another program's: the pid was used again.
+    return pid if not cmdline or b"plugin_utils.progress" in cmdline else None
+
+
+def _being_started(running):
+    """A marker claimed a moment ago, its process not named in it yet."""
+    try:
+        return os.path.getsize(running) == 0 and time.time() - os.path.getmtime(running) < 10
+    except OSError:
+        return False
+
+
 def start(playbook_pid, settings):
     """Start the update process for one incident of this run, unless one runs already. True if started.
 
@@ -136,31 +179,49 @@ def start(playbook_pid, settings):
     interval (seconds), channels, the channels' settings, statuspage_id, tls, timeout.
     """
     directory = run_dir(playbook_pid)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    running = _marker(directory, settings["context"].get("incident"), "running")
-    if os.path.exists(running):
-        return False
+    _private_dir(directory)
+    incident = settings["context"].get("incident")
+    running = _marker(directory, incident, "running")
+    for attempt in (1, 2):
+        try:
+            claim = os.open(running, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            if attempt == 2 or _helper_pid(running) is not None or _being_started(running):
+                return False
+            # Left by a process that is gone (killed, or a pid used again): this run's updates start afresh.
+            for what in ("running", "stop"):
+                with contextlib.suppress(OSError):
+                    os.remove(_marker(directory, incident, what))
     # The start is told in the runbook's "Notify the team" step: the run is there until its next step begins.
-    if not os.path.exists(os.path.join(directory, STEP_FILE)):
-        note_step(playbook_pid, "notify", settings.get("started_epoch"))
+    note_step(playbook_pid, "notify", settings.get("started_epoch"))
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.abspath(os.path.join(here, "..", "..", "..", "..", ".."))  # the dir with ansible_collections
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + sys.path))
     payload = dict(settings, playbook_pid=int(playbook_pid), directory=directory)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ansible_collections.runbook.rollback.plugins.plugin_utils.progress"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=directory, env=env, start_new_session=True, close_fds=True,
-    )  # fmt: skip
-    with open(running, "w", encoding="utf-8") as handle:
-        handle.write("%d\n" % child.pid)
-    child.stdin.write(json.dumps(payload).encode("utf-8"))
-    child.stdin.close()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ansible_collections.runbook.rollback.plugins.plugin_utils.progress"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=directory, env=env, start_new_session=True, close_fds=True,
+        )  # fmt: skip
+        os.write(claim, b"%d\n" % child.pid)
+        child.stdin.write(json.dumps(payload).encode("utf-8"))
+        child.stdin.close()
+    except (OSError, ValueError):
+        os.close(claim)
+        with contextlib.suppress(OSError):
+            os.remove(running)
+        raise
+    os.close(claim)
     return True
 
 
-def stop(playbook_pid, incident, wait=STOP_WAIT):
-    """Stop this run's update process for ``incident`` and wait until it is gone: no update after the end."""
+def stop(playbook_pid, incident, wait=None):
+    """Stop this run's update process for ``incident`` and wait until it is gone: no update after the end.
+
+    It stops between two calls; one still being sent when ``wait`` (the calls of one update, and a grace) runs out
+    is ended with SIGTERM. True once none runs."""
     directory = run_dir(playbook_pid)
     running = _marker(directory, incident, "running")
     if not os.path.exists(running):
@@ -170,17 +231,29 @@ def stop(playbook_pid, incident, wait=STOP_WAIT):
             handle.write("stop\n")
     except OSError:
         return False
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + (STOP_GRACE + 3 * 5.0 if wait is None else wait)
     while os.path.exists(running) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not os.path.exists(running)
+    if os.path.exists(running):
+        pid = _helper_pid(running)
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        for what in ("running", "stop"):
+            with contextlib.suppress(OSError):
+                os.remove(_marker(directory, incident, what))
+    return True
 
 
-def _send(settings, ctx):
+def _send(settings, ctx, stopping=lambda: False):
     on = [c for c in settings.get("channels") or [] if c in CHANNELS]
+    if not settings.get("statuspage_id"):
+        on = [c for c in on if c != "statuspage"]  # no incident of the start's to update: never a new one
     calls = notify_plan.calls(ctx, on, settings.get("settings") or {}, settings.get("component_states") or {},
                               settings.get("statuspage_id") or "")  # fmt: skip
     for call in calls:
+        if stopping():
+            return  # the end is being told: nothing more of this update
         request(call["method"], call["url"], call["body"], call["headers"], timeout=float(settings.get("timeout") or 5),
                 tls=settings.get("tls") or {})  # fmt: skip
 
@@ -200,7 +273,7 @@ def serve(settings, clock=time.time, sleep=time.sleep):
                 continue
             # An update that cannot be sent (a channel down, a bad answer) must not end the next ones.
             with contextlib.suppress(Exception):
-                _send(settings, update(settings, now, _read_step(directory)))
+                _send(settings, update(settings, now, _read_step(directory)), lambda: os.path.exists(stopping))
             due += interval * max(1, int((clock() - due) // interval) + 1)
     finally:
         for path in (stopping, running):

@@ -153,7 +153,7 @@ def prometheus(broken_stack):
     rules = conf_dir / "rules"
     rules.mkdir()
     shutil.copy(STAGING_RULES, rules / "staging-recording.yml")
-    run = broken_stack.playbook("alert_rules", dest=str(rules / "matrix.yml"), assess_thresholds={"window_scale": 0.02})
+    run = broken_stack.playbook("alert_rules", dest=str(rules / "matrix.yml"), window_scale=0.02)
     assert run.rc == 0, run.output
     for path in (rules, *rules.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)

@@ -388,6 +388,7 @@ def test_a_service_is_down_as_long_as_its_container_has_been():
     sampled = [
         {"name": "api", "critical": True, "healthy": False, "down_seconds": 12, "failed_checks": 3},
         {"name": "worker", "critical": False, "healthy": True, "down_seconds": 0, "failed_checks": 0},
+        {"name": "replicated", "critical": True, "healthy": True, "down_seconds": 0, "failed_checks": 0},
         {"name": "web", "critical": True, "healthy": False, "down_seconds": 30, "failed_checks": 3},
     ]
     containers = [
@@ -395,8 +396,10 @@ def test_a_service_is_down_as_long_as_its_container_has_been():
         {"service": "worker", "down_seconds": None},
         {"service": "web", "down_seconds": 10.0},  # the samples saw it down longer
         {"service": "other", "down_seconds": 900.0},  # not one of the decision's services
+        {"service": "replicated", "down_seconds": 600.0},  # one replica down, the service answers
+        {"service": "replicated", "down_seconds": None},
     ]
     got = compose.with_down_times(sampled, containers)
     assert [(s["name"], s["healthy"], s["down_seconds"]) for s in got] == [
-        ("api", False, 420.5), ("worker", True, 0), ("web", False, 30)]  # fmt: skip
+        ("api", False, 420.5), ("worker", True, 0), ("replicated", True, 0), ("web", False, 30)]  # fmt: skip
     assert sampled[0]["down_seconds"] == 12, "the input is left as it was"

@@ -63,6 +63,10 @@ REPORTED = {
     "major data loss": ({"migration_data_loss": True, "slow_queries": True}, None, 0, 4, ["major data loss"]),
     "customer data at risk": ("tenant_data_mixing, incorrect_billing", None, 0, 3, ["customer data at risk"]),
     "a signal turned off": ({"security_breach": False}, None, 0, 1, []),
+    "turned off as a word": ({"security_breach": "false"}, None, 0, 1, []),
+    "trigger ids and the reported value, as the notify role passes them": (
+        ["error_rate_critical", "chat_broken", {"tenant_data_mixing": "true"}, None, "auth_bypass"], None, 0, 4,
+        ["customer data at risk", "security breach"]),
     "signals with no level of their own": (["slow_queries", "login_broken"], None, 0, 1, []),
     "within the matrix's 5 minutes": ([], 5, 300, 1, []),
     "past the matrix's 5 minutes": ([], 5, 301, 2,

@@ -18,28 +18,27 @@ LOGS = "\n".join(
 
 
 def test_repeated_errors_are_counted_by_what_they_say():
-    found = scan(LOGS, project="shop", repeat_limit=10)
+    found = scan(LOGS, repeat_limit=10)
     assert found["lines"] == 78
-    assert found["errors"] == {"chat-service": 25, "gateway": 12, "billing-service": 1}
-    assert [(r["service"], r["count"]) for r in found["repeated"]] == [("chat-service", 25), ("gateway", 12)]
+    assert found["errors"] == {"shop-chat-service": 25, "shop-gateway": 12, "shop-billing-service": 1}
+    assert [(r["service"], r["count"]) for r in found["repeated"]] == [("shop-chat-service", 25), ("shop-gateway", 12)]
     chat = found["repeated"][0]["message"]
     assert chat.startswith("<time> error chat: request failed") and "/chats/<n>" in chat, chat
     assert "<addr>" in found["repeated"][1]["message"]
 
 
 def test_the_limit_and_the_pattern_are_the_teams():
-    assert [r["service"] for r in scan(LOGS, "shop", repeat_limit=20)["repeated"]] == ["chat-service"]
-    assert scan(LOGS, "shop", pattern=r"\bwarn\b", repeat_limit=1)["repeated"] == []
-    assert scan(LOGS, "shop", pattern=r"status=200", repeat_limit=40)["repeated"][0]["service"] == "auth-service"
+    assert [r["service"] for r in scan(LOGS, repeat_limit=20)["repeated"]] == ["shop-chat-service"]
+    assert scan(LOGS, pattern=r"\bwarn\b", repeat_limit=1)["repeated"] == []
+    assert scan(LOGS, pattern=r"status=200", repeat_limit=40)["repeated"][0]["service"] == "shop-auth-service"
 
 
 @pytest.mark.parametrize(
-    "container, project, service",
-    [("shop-chat-service-1", "shop", "chat-service"), ("shop_worker_2", "shop", "worker"),
-     ("other-thing", "shop", "other-thing"), ("a-b-c-3", "", "a-b-c"), ("chat-service-1", "shop", "chat-service")],
+    "container, service",
+    [("chat-service-1", "chat-service"), ("shop-api-2", "shop-api"), ("worker_2", "worker"), ("other", "other")],
 )  # fmt: skip
-def test_service_of(container, project, service):
-    assert service_of(container, project) == service
+def test_service_of(container, service):
+    assert service_of(container) == service
 
 
 def test_shape_sets_aside_what_varies():

@@ -241,3 +241,11 @@ def test_slack_never_turns_text_from_anyone_into_a_mention_a_link_or_markup():
     joined = "\n".join(texts)
     assert "<" not in joined and ">" not in joined
     assert "&lt;!channel&gt;" in joined and "&lt;javascript:alert(1)|click&gt;" in joined and "&amp;" in joined
+
+
+def test_a_progress_update_tells_the_status_page_news_and_leaves_its_state_alone():
+    body = notify.statuspage_incident(ctx("progress", eta_minutes=7), ["comp1"], "major_outage", create=False)
+    assert body == {"incident": {
+        "body": "We are still rolling back the release that affects shop. We now expect service to be back by 00:07 UTC.",
+        "deliver_notifications": True}}  # fmt: skip
+    assert notify.pagerduty_event(ctx("progress")) is None

@@ -32,7 +32,7 @@ SLACK_TOKEN = "T000/B000/progress-secret-token"
         # Bookkeeping or no step known: what is left of the procedure's budget, at least a minute.
         ("A", "history", 5, 120, 10, 8.0),
         ("A", "", 0, 1200, 10, 1.0),
-        ("X", "verify", 0, 0, None, 1.0),
+        ("X", "verify", 0, 0, None, None),  # no estimate at all: the ETA is unknown
     ],
 )
 def test_remaining_minutes(procedure, step, step_elapsed, elapsed, budget, minutes):
@@ -159,3 +159,16 @@ def test_the_process_ends_with_the_playbook(recorder, tmpdir_for_runs):
         playbook.kill()
         playbook.wait()
     assert recorder.got == []  # its first update was 30 s away
+
+
+def test_a_marker_left_by_a_process_that_is_gone_does_not_stop_new_updates(recorder, tmpdir_for_runs):
+    pid = os.getpid()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    directory = progress.run_dir(pid)
+    os.makedirs(directory, mode=0o700)
+    with open(os.path.join(directory, "INC-S.running"), "w") as marker:
+        marker.write(f"{gone.pid}\n")
+    assert progress.start(pid, settings_for(recorder, incident="INC-S", interval=30))
+    assert progress.stop(pid, "INC-S")
+    progress.forget_run(pid)

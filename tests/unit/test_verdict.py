@@ -152,6 +152,8 @@ def test_no_p95_baseline_judges_no_p95():
         (None, (True, "not read")),
         ({"failed": True, "msg": "docker compose logs: no such service: x"},
          (True, "not judged: docker compose logs: no such service: x")),
+        ({"failed": False, "msg": "docker compose logs: no such service: x"},  # as failed_when: false leaves it
+         (True, "not judged: docker compose logs: no such service: x")),
         ({"repeated": [], "summary": "120 lines, 3 errors, none said 20 times by one service"},
          (True, "120 lines, 3 errors, none said 20 times by one service")),
         ({"repeated": [{"service": "chat-service", "message": "m", "count": 40}],
