@@ -245,7 +245,6 @@ def test_slack_never_turns_text_from_anyone_into_a_mention_a_link_or_markup():
 
 def test_a_progress_update_tells_the_status_page_news_and_leaves_its_state_alone():
     body = notify.statuspage_incident(ctx("progress", eta_minutes=7), ["comp1"], "major_outage", create=False)
-    assert body == {"incident": {
-        "body": "We are still rolling back the release that affects shop. We now expect service to be back by 00:07 UTC.",
-        "deliver_notifications": True}}  # fmt: skip
+    said = "We are still rolling back the release that affects shop. We now expect service to be back by 00:07 UTC."
+    assert body == {"incident": {"body": said, "deliver_notifications": True}}
     assert notify.pagerduty_event(ctx("progress")) is None
