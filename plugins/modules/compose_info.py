@@ -37,8 +37,8 @@ options:
   down_times:
     description:
       - Also read how long each container has been down, from the engine's own record (C(docker inspect)), into
-        each container's C(down_seconds): exited, dead or restarting since its last exit, running unhealthy since
-        its first failed check after the last one that passed.
+        each container's C(down_seconds). Exited, dead or restarting counts since its last exit; running unhealthy
+        since its first failed check after the last one that passed.
       - What assess needs for the runbook's "critical service down over 5 minutes" where its samples are shorter.
     type: bool
     default: false
