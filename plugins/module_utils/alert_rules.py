@@ -94,8 +94,8 @@ def alert_rules(thresholds=None, baseline=None):
             # bound (the for:), and the lowest not above the bound of the band before it.
             expr = "%s %s %s" % (series(metric), op, _number(bound * divisor))
             if index:
-                expr += " and min_over_time(%s[%s]) <= %s" % (series(metric), window,
-                                                             _number(bands[index - 1][2] * divisor))  # fmt: skip
+                upper = _number(bands[index - 1][2] * divisor)
+                expr += " and min_over_time(%s[%s]) <= %s" % (series(metric), window, upper)
             over = decision.fmt_duration(t["matrix_window"])
             text = "decision matrix: %s %s %s%s over %s" % (label, op, _number(bound), unit, over)
             rules.append(_rule("%s_%s" % (rule_id, priority), priority, expr, t["matrix_window"], text))
