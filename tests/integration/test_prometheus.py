@@ -144,7 +144,8 @@ def prometheus(broken_stack):
         pytest.fail(f"the image {PROMETHEUS_IMAGE} is missing: run `make setup` first")
     network = f"{broken_stack.project}_default"
     docker("network", "inspect", network)
-    conf_dir = Path(tempfile.mkdtemp(prefix="rbtest-prometheus-"))
+    # Under the stack's directory: removed with it, whatever happens before this fixture's own cleanup.
+    conf_dir = Path(tempfile.mkdtemp(prefix="prometheus-", dir=broken_stack.root))
     conf = conf_dir / "prometheus.yml"
     conf.write_text(SCRAPE_CONFIG)
     conf.chmod(0o644)  # read by the image's unprivileged prometheus user
@@ -332,6 +333,8 @@ def test_an_alert_through_the_rulebook_becomes_a_decision(broken_stack, promethe
     (broken_stack.root / "eda-vars.yml").write_text(f"alertmanager_port: {port}\n")
     if not env.get("JAVA_HOME") and shutil.which("java"):
         env["JAVA_HOME"] = str(Path(shutil.which("java")).resolve().parent.parent)  # the JRE make setup installs
+    # No /tmp/hsperfdata_<user> left behind by the rulebook's JVM.
+    env["JAVA_TOOL_OPTIONS"] = (env.get("JAVA_TOOL_OPTIONS", "") + " -XX:-UsePerfData").strip()
     log = broken_stack.root / "eda.log"
     incidents = broken_stack.state_dir / "incidents"
     before = {p.name for p in incidents.iterdir()} if incidents.is_dir() else set()
