@@ -284,9 +284,10 @@ class ComposeRunError(Exception):
     """docker compose could not be run at all (not installed, or it did not end in time)."""
 
 
-def compose_run(compose_argv, compose_env, args, timeout=120):
+def compose_run(compose_argv, compose_env, args, timeout=120, label="docker compose"):
     """Run one docker compose command of the project (its command line, then ``args``) with the project's
-    environment on top of the module's: the CompletedProcess (text), whatever its exit code.
+    environment on top of the module's: the CompletedProcess (text), whatever its exit code. With
+    ``compose_argv`` ["docker"] (and ``label`` "docker") it runs a command of the engine the project is on.
 
     Raises ComposeRunError, with the subcommand named, when compose cannot be run or does not end within
     ``timeout`` seconds."""
@@ -296,7 +297,7 @@ def compose_run(compose_argv, compose_env, args, timeout=120):
         return subprocess.run(list(compose_argv) + args, env=env, capture_output=True, text=True, check=False,
                               timeout=timeout)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ComposeRunError("docker compose %s: %s" % (args[0] if args else "", exc)) from None
+        raise ComposeRunError("%s %s: %s" % (label, args[0] if args else "", exc)) from None
 
 
 def release_mismatches(containers, config, version):

@@ -111,8 +111,6 @@ state_line:
 """
 
 import json
-import os
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -130,28 +128,16 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
 )
 
 
-def docker(module, *args):
-    """stdout of one docker command (the engine compose talks to); fails the module with its error."""
+def compose(module, *args, argv=None, label="docker compose"):
+    """stdout of one docker compose command of the project (with ``argv`` ["docker"], of the engine's own
+    command line); fails the module with its error."""
     try:
-        proc = subprocess.run(["docker", *args], env=dict(os.environ, **{k: str(v) for k, v in
-                              (module.params["compose_env"] or {}).items()}), capture_output=True, text=True,
-                              check=False, timeout=60)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        module.fail_json(msg="docker %s: %s" % (args[0], exc))
-    if proc.returncode != 0:
-        module.fail_json(msg="docker %s: %s" % (args[0], (proc.stderr.strip() or "exit %d" % proc.returncode)[:500]))
-    return proc.stdout
-
-
-def compose(module, *args):
-    """stdout of one docker compose command of the project; fails the module with compose's error."""
-    try:
-        proc = compose_run(module.params["compose_argv"], module.params["compose_env"], args)
+        proc = compose_run(argv or module.params["compose_argv"], module.params["compose_env"], args, label=label)
     except ComposeRunError as exc:
         module.fail_json(msg=str(exc))
     if proc.returncode != 0:
         error = compose_error(proc.stderr) or "exit %d" % proc.returncode
-        module.fail_json(msg="docker compose %s: %s" % (args[0], error[:500]))
+        module.fail_json(msg="%s %s: %s" % (label, args[0], error[:500]))
     return proc.stdout
 
 
@@ -173,7 +159,8 @@ def main():
         module.fail_json(msg=str(exc))
     if module.params["down_times"] and containers:
         try:
-            inspected = json.loads(docker(module, "inspect", *[c["name"] for c in containers]))
+            inspected = json.loads(compose(module, "inspect", *[c["name"] for c in containers], argv=["docker"],
+                                           label="docker"))  # fmt: skip
         except ValueError as exc:
             module.fail_json(msg="docker inspect: %s" % exc)
         now = time.time()
