@@ -142,6 +142,7 @@ demo: images
 	python demo/run_demo.py
 
 demo-down:
+	@APP_PROJECT=mysaas-staging docker compose -p mysaas-staging-monitoring -f demo/monitoring/compose.yml down
 	@if [ -f .demo/app/docker-compose.prod.yml ]; then \
 	  docker compose -p mysaas-staging -f .demo/app/docker-compose.prod.yml down --remove-orphans; fi
 

@@ -70,8 +70,8 @@ CHAT_REPLICA_EDITS = [
     ),
     Edit(
         "services/chat/app.py",
-        "from common import db, log, redisconn, sessions, startup, web\n",
-        "from common import config, db, log, redisconn, sessions, startup, web\n",
+        "from common import db, log, redisconn, sessions, startup, upstreams, web\n",
+        "from common import config, db, log, redisconn, sessions, startup, upstreams, web\n",
     ),
     Edit(
         "services/chat/app.py",
@@ -185,11 +185,10 @@ RELEASES = [
             Edit("migrations/0003_chat_storage_v2.sql", None, CHAT_STORAGE_V2_MIGRATION),
             Edit(
                 "services/chat/app.py",
-                "            row = cur.fetchone()\n"
-                '        return 201, iso(dict(row), "created_at")\n\n    @staticmethod',
+                "            row = cur.fetchone()\n        # Each message is screened",
                 "            row = cur.fetchone()\n"
                 '            cur.execute("UPDATE chats SET last_activity_at = now() WHERE id = %s", (chat_id,))\n'
-                '        return 201, iso(dict(row), "created_at")\n\n    @staticmethod',
+                "        # Each message is screened",
             ),
         ],
     ),

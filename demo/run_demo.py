@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import ansible_runner
@@ -27,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
 GATEWAY = "http://127.0.0.1:18080"
 GOOD, BROKEN = "v1.2.3", "v1.2.4"
+PROJECT = "mysaas-staging"
+PROMETHEUS = "http://127.0.0.1:19090"
+# The staging stack's monitoring, a compose project of its own beside the app's (demo/monitoring/compose.yml).
+MONITORING = ["docker", "compose", "-p", f"{PROJECT}-monitoring", "-f", str(ROOT / "demo" / "monitoring" / "compose.yml")]
 
 
 def banner(text: str) -> None:
@@ -55,6 +60,28 @@ def playbook(name: str, *args: str, step: str) -> tuple[int, float, dict, dict]:
     latest = timeline_dir / "latest.json"
     artifacts = (stats[-1]["event_data"].get("artifact_data") or {}) if stats else {}
     return runner.rc, elapsed, json.loads(latest.read_text()) if latest.exists() else {}, artifacts
+
+
+def start_monitoring() -> bool:
+    """Prometheus and the exporters beside the app, once its network and database volume exist; True once
+    Prometheus has scraped every target."""
+    env = {**os.environ, "APP_PROJECT": PROJECT}
+    up = subprocess.run([*MONITORING, "up", "--detach", "--wait"], env=env, capture_output=True, text=True, check=False)
+    if up.returncode != 0:
+        print(up.stderr[-2000:], file=sys.stderr)
+        return False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=2) as resp:  # noqa: S310
+                targets = json.loads(resp.read())["data"]["activeTargets"]
+            if targets and all(t["health"] == "up" for t in targets):
+                print(f"--> Prometheus at {PROMETHEUS} scrapes {len(targets)} targets every second")
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(1)
+    return False
 
 
 class Traffic:
@@ -95,7 +122,7 @@ def traffic_line(result: dict) -> str:
 def main() -> int:
     DEMO.mkdir(exist_ok=True)
 
-    banner(f"1/4 Deploy the good release {GOOD} on the local staging stack")
+    banner(f"1/5 Deploy the good release {GOOD} on the local staging stack, and its monitoring")
     # The staging app's repository and its release tags, made once (a team's app has its own).
     rc, *_ = playbook("demo/staging.yml", step="staging")
     if rc != 0:
@@ -105,8 +132,11 @@ def main() -> int:
     if rc != 0:
         print(f"demo: deploying {GOOD} failed (exit {rc}); see the output above", file=sys.stderr)
         return 1
+    if not start_monitoring():
+        print("demo: the staging monitoring did not come up; see the output above", file=sys.stderr)
+        return 1
 
-    banner(f"2/4 Deploy the broken release {BROKEN} with traffic flowing; verification must fail")
+    banner(f"2/5 Deploy the broken release {BROKEN} with traffic flowing; verification must fail")
     traffic = Traffic("deploy-broken")
     rc, *_ = playbook("deploy", "-e", f"version={BROKEN}", step="deploy-broken")
     broken_traffic = traffic.stop()
@@ -115,7 +145,7 @@ def main() -> int:
         return 1
     print(f"--> {BROKEN} failed verification, as it should (exit {rc}); traffic: {traffic_line(broken_traffic)}")
 
-    banner("3/5 Assess under traffic: the decision matrix on the gateway's own figures")
+    banner("3/5 Assess under traffic: the decision matrix on the figures Prometheus recorded")
     incident = time.strftime("demo-%Y%m%dT%H%M%SZ", time.gmtime())
     traffic = Traffic("assess")
     rc, _, _, artifacts = playbook("assess", "-e", f"incident={incident}", step="assess")

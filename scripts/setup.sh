@@ -127,21 +127,25 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   docker import --change 'CMD ["python3"]' "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
 fi
 
-# --- Prometheus image (same recipe: Debian's prometheus package, no registry) -------
-# mmdebstrap installs no Recommends by default. The bulk is a hard dependency of the web UI,
-# libjs-moment-timezone, whose data/ tree (220 MB of per-release tz JSON for npm users) the UI
-# never loads: dpkg leaves it out, which halves the image.
-if ! docker image inspect "$PROMETHEUS_IMAGE" >/dev/null 2>&1; then
+# --- Prometheus image (same recipe: Debian's packages, no registry) -------------------------------
+# Prometheus, and the node and PostgreSQL exporters the staging stack's monitoring runs from the same image
+# (demo/monitoring). mmdebstrap installs no Recommends by default. The bulk is a hard dependency of the web
+# UI, libjs-moment-timezone, whose data/ tree (220 MB of per-release tz JSON for npm users) the UI never
+# loads: dpkg leaves it out, which halves the image. The recipe label rebuilds an image of an older recipe.
+PROMETHEUS_RECIPE=2
+if [ "$(docker image inspect --format '{{ index .Config.Labels "runbook-rollback.recipe" }}' "$PROMETHEUS_IMAGE" 2>/dev/null)" != "$PROMETHEUS_RECIPE" ]; then
   say "building the Prometheus image $PROMETHEUS_IMAGE with mmdebstrap (about a minute)"
   ptmp=$(mktemp -d)
   trap 'rm -rf "${tmp:-}" "$ptmp"' EXIT
-  sudo_if_needed mmdebstrap --quiet --variant=apt --include=prometheus \
+  sudo_if_needed mmdebstrap --quiet --variant=apt \
+    --include=prometheus,prometheus-node-exporter,prometheus-postgres-exporter \
     --dpkgopt='path-exclude=/usr/share/javascript/moment-timezone/data/*' \
     "$BASE_SUITE" "$ptmp/prometheus.tar" http://deb.debian.org/debian
   docker import \
     --change 'USER prometheus' \
     --change 'WORKDIR /var/lib/prometheus' \
     --change 'EXPOSE 9090' \
+    --change "LABEL runbook-rollback.recipe=$PROMETHEUS_RECIPE" \
     --change 'CMD ["/usr/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/var/lib/prometheus/metrics2"]' \
     "$ptmp/prometheus.tar" "$PROMETHEUS_IMAGE" >/dev/null
 fi

@@ -1,16 +1,15 @@
-"""prometheus_samples against a real Prometheus scraping the real staging gateway under traffic.
+"""prometheus_samples against a real Prometheus scraping the real staging stack under traffic.
 
-The broken release v1.2.4 is deployed by the collection, a Prometheus container (the offline image
-`make setup` builds) scrapes the gateway every second on the stack's own network, demo/traffic.py
-drives user traffic, and the module, run by ansible, must see the chat-service failures in its samples.
+The broken release v1.2.4 is deployed, the staging monitoring (demo/monitoring: Prometheus and the exporters,
+from the offline image `make setup` builds) scrapes it every second from its own compose project on the
+stack's network, demo/traffic.py drives user traffic, and the module, run by ansible, must see the chat-service
+failures in its samples; the decision matrix's alerts fire and, through the rulebook, become a decision.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import shutil
 import subprocess
 import sys
@@ -19,53 +18,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
+from monitoring import PROMETHEUS_IMAGE, monitoring, poll
 from stack import REPO, free_port
 
 RULES = REPO / "extensions" / "prometheus"
 STAGING_RULES = REPO / "demo" / "prometheus" / "staging-recording.yml"
-PROMETHEUS_IMAGE = os.environ.get("RUNBOOK_PROMETHEUS_IMAGE", "runbook-rollback/prometheus:bookworm")
-CRITICAL = 'upstream=~"auth-service|chat-service|billing-service"'
-# The defaults proposed for roles/common/defaults: the same text as the module's EXAMPLES.
-QUERIES = {
-    "error_rate": (
-        '100 * sum(rate(mysaas_gateway_requests_total{status_class="5xx"}[1m]))'
-        " / sum(rate(mysaas_gateway_requests_total[1m]))"
-    ),
-    "critical_error_rate": (
-        f'100 * sum(rate(mysaas_gateway_requests_total{{status_class="5xx",{CRITICAL}}}[1m]))'
-        f" / sum(rate(mysaas_gateway_requests_total{{{CRITICAL}}}[1m]))"
-    ),
-    "p95_ms": '1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.95"})',
-    "p50_ms": '1000 * max(mysaas_gateway_request_duration_seconds{quantile="0.5"})',
-}
-SCRAPE_CONFIG = """\
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - /etc/prometheus/rules/*.yml
-scrape_configs:
-  - job_name: gateway
-    static_configs:
-      - targets: ["api-gateway:8080"]
-"""
-
-
-def poll(what, check, timeout, interval=0.5):
-    """check() until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+# The staging inventory's queries: the series the staging monitoring records (demo/prometheus/staging-recording.yml).
+QUERIES = {f: f"runbook_rollback:{f}" for f in ("error_rate", "critical_error_rate", "p95_ms", "p50_ms")}
 
 
 def docker(*args, check=True):
@@ -73,40 +35,6 @@ def docker(*args, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {args[0]} failed: {proc.stderr.strip()}")
     return proc
-
-
-class Prometheus:
-    def __init__(self, url):
-        self.url = url
-
-    def api(self, path, **params):
-        url = f"{self.url}{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
-                return json.loads(resp.read())
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-
-    def ready(self):
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:  # noqa: S310
-                return resp.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def target_health(self):
-        body = self.api("/api/v1/targets")
-        targets = (body or {}).get("data", {}).get("activeTargets", [])
-        return [t["health"] for t in targets]
-
-    def value(self, query):
-        """The value of an instant query returning one series, or None."""
-        body = self.api("/api/v1/query", query=query)
-        result = (body or {}).get("data", {}).get("result", [])
-        if len(result) != 1:
-            return None
-        value = float(result[0]["value"][1])
-        return None if math.isnan(value) else value  # NaN: no requests in the window yet
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
@@ -123,7 +51,7 @@ def test_the_shipped_rules_fire_as_the_decision_matrix_says():
     checked = promtool("check", "rules", "/x/extensions/prometheus/runbook-rollback-rules.yml",
                        "/x/demo/prometheus/staging-recording.yml")  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 24 rules found" in checked.stdout and "SUCCESS: 4 rules found" in checked.stdout, checked.stdout
+    assert "SUCCESS: 24 rules found" in checked.stdout and "SUCCESS: 15 rules found" in checked.stdout, checked.stdout
     tested = promtool("test", "rules", "decision-matrix.test.yml")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "SUCCESS" in tested.stdout
@@ -140,44 +68,17 @@ def broken_stack(stack):
 
 @pytest.fixture(scope="module")
 def prometheus(broken_stack):
-    if docker("image", "inspect", PROMETHEUS_IMAGE, check=False).returncode != 0:
-        pytest.fail(f"the image {PROMETHEUS_IMAGE} is missing: run `make setup` first")
-    network = f"{broken_stack.project}_default"
-    docker("network", "inspect", network)
+    """The staging monitoring (demo/monitoring) beside the broken stack, with the decision matrix's alerts written
+    by the collection's playbook with every window a fiftieth of the runbook's (its 5 minutes: 6 s), as a drill
+    shortens them."""
     # Under the stack's directory: removed with it, whatever happens before this fixture's own cleanup.
-    conf_dir = Path(tempfile.mkdtemp(prefix="prometheus-", dir=broken_stack.root))
-    conf = conf_dir / "prometheus.yml"
-    conf.write_text(SCRAPE_CONFIG)
-    conf.chmod(0o644)  # read by the image's unprivileged prometheus user
-    # The staging figures as recording rules, and the decision matrix's alerts written by the collection's playbook
-    # with every window a fiftieth of the runbook's (its 5 minutes: 6 s), as a drill shortens them.
-    rules = conf_dir / "rules"
-    rules.mkdir()
-    shutil.copy(STAGING_RULES, rules / "staging-recording.yml")
+    rules = Path(tempfile.mkdtemp(prefix="alert-rules-", dir=broken_stack.root))
     run = broken_stack.playbook("alert_rules", dest=str(rules / "matrix.yml"), window_scale=0.02)
     assert run.rc == 0, run.output
     for path in (rules, *rules.iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    name = f"{broken_stack.project}-prometheus-{uuid.uuid4().hex[:6]}"
-    try:
-        docker(
-            "run", "--detach", "--name", name, "--network", network,
-            "--label", "runbook-rollback.test=prometheus",
-            "--publish", "127.0.0.1::9090",
-            "--volume", f"{conf}:/etc/prometheus/prometheus.yml:ro",
-            "--volume", f"{rules}:/etc/prometheus/rules:ro",
-            PROMETHEUS_IMAGE,
-        )  # fmt: skip
-        host_port = docker("port", name, "9090/tcp").stdout.split()[0]
-        prom = Prometheus(f"http://{host_port}")
-        poll("Prometheus to be ready", prom.ready, timeout=60)
-        poll("the gateway target to be up", lambda: prom.target_health() == ["up"], timeout=60)
+        path.chmod(0o755 if path.is_dir() else 0o644)  # read by the image's unprivileged prometheus user
+    with monitoring(broken_stack, alert_rules=rules) as prom:
         yield prom
-    finally:
-        logs = docker("logs", "--tail", "20", name, check=False)
-        print(logs.stdout[-3000:], logs.stderr[-3000:])
-        docker("rm", "--force", "--volumes", name, check=False)
-        shutil.rmtree(conf_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -257,8 +158,8 @@ def test_assess_from_prometheus_decides_procedure_a(broken_stack, prometheus, tr
     assert traffic  # it has run: Prometheus holds the broken release's figures
     # The last 20 s of that traffic, seen through rate()[1m], are still in Prometheus' answer now.
     run = broken_stack.playbook(
-        "assess", source="prometheus", rollback_prometheus_url=prometheus.url, rollback_prometheus_queries=QUERIES,
-        duration=20, interval=1, window_scale=0.0167, incident="t-prometheus",
+        "assess", source="prometheus", rollback_prometheus_url=prometheus.url, duration=20, interval=1,
+        window_scale=0.0167, incident="t-prometheus",
     )  # fmt: skip
     assert run.rc == 0, run.output
     decision = broken_stack.decision("t-prometheus")

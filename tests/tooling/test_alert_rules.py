@@ -55,3 +55,19 @@ def test_the_awx_rulebook_launches_a_job_template_the_controller_config_defines(
     assert local[0]["rules"][0]["condition"] == rule["condition"]
     assert local[0]["rules"][0]["throttle"] == rule["throttle"]
     assert local[0]["rules"][0]["action"]["run_playbook"]["name"] == "runbook.rollback.assess"
+
+
+def test_the_staging_stack_measures_every_figure_the_alerts_and_the_decision_read():
+    """The staging monitoring records every figure of the decision (and every service's state) that the shipped
+    alerts read, and the staging inventory's default queries name each of those series."""
+    recording = yaml.safe_load((REPO / "demo" / "prometheus" / "staging-recording.yml").read_text())
+    recorded = {rule["record"] for group in recording["groups"] for rule in group["rules"]}
+    read_by_alerts = {word for rule in shipped_rules() for word in rule["expr"].split()
+                      if word.startswith("runbook_rollback:")}  # fmt: skip
+    read_by_alerts = {word.split("{")[0] for word in read_by_alerts}
+    assert read_by_alerts <= recorded, sorted(read_by_alerts - recorded)
+    inventory = yaml.safe_load((REPO / "inventory" / "staging_app" / "group_vars" / "rollback_targets.yml").read_text())
+    queries = inventory["rollback_prometheus_queries"]
+    assert set(queries) == set(decision.SAMPLE_METRICS), sorted(set(decision.SAMPLE_METRICS) ^ set(queries))
+    assert all(queries[figure] == f"runbook_rollback:{figure}" for figure in queries), queries
+    assert {f"runbook_rollback:{figure}" for figure in decision.SAMPLE_METRICS} <= recorded

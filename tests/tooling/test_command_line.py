@@ -34,7 +34,7 @@ def assessment(tmp_path: Path, inventory: str, *extra: str) -> dict:
 
 
 @pytest.mark.parametrize("inventory, extra, expected", [
-    ("inventory/local", (), {"source": "app", "duration": 12, "interval": 1, "window_scale": 0.0167}),
+    ("inventory/local", (), {"source": "prometheus", "duration": 12, "interval": 1, "window_scale": 0.0167}),
     ("inventory/local", ("-e", "duration=30", "-e", "source=static"),
      {"source": "static", "duration": 30, "interval": 1, "window_scale": 0.0167}),
     ("inventory/production", (), {"source": "prometheus", "duration": 300, "interval": 15, "window_scale": 1.0}),

@@ -7,7 +7,7 @@ import time
 import psycopg2
 import psycopg2.extras
 
-from common import config, log
+from common import config, log, metrics
 
 _pool = []
 _pool_lock = threading.Lock()
@@ -78,12 +78,15 @@ def dict_cursor(conn):
 @contextlib.contextmanager
 def cursor():
     """A dict cursor inside one transaction: committed on success, rolled back on error."""
+    started = time.monotonic()
     conn = _take()
     broken = False
     try:
         with dict_cursor(conn) as cur:
             yield cur
         conn.commit()
+        metrics.inc("mysaas_db_transactions_total")
+        metrics.inc("mysaas_db_transaction_seconds_total", time.monotonic() - started)
     except (psycopg2.OperationalError, psycopg2.InterfaceError):
         broken = True
         raise

@@ -7,7 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from common import config, log
+from common import config, log, metrics
 
 MAX_BODY = 1 << 20
 
@@ -55,6 +55,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         try:
             if path == "/health" and method == "GET":
                 status, body = self.health()
+            elif path == "/metrics" and method == "GET":
+                self.send_metrics()
+                return
             else:
                 status, body = self.route(method, path)
         except HttpError as exc:
@@ -99,6 +102,10 @@ class JsonHandler(BaseHTTPRequestHandler):
             raise HttpError(400, "body must be a JSON object")
         return data
 
+    def send_metrics(self, before=""):
+        body = (before + metrics.render()).encode()
+        self.send_bytes(200, body, "text/plain; version=0.0.4; charset=utf-8")
+
     def send_json(self, status, body):
         self.send_bytes(status, json.dumps(body).encode(), "application/json")
 
@@ -113,8 +120,8 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def log_request(self, code="-", size="-"):
-        # Healthchecks hit /health every second; logging them would drown the real requests.
-        if self.url_path == "/health" and str(code) == "200":
+        # Healthchecks and scrapes come every second; logging them would drown the real requests.
+        if self.url_path in ("/health", "/metrics") and str(code) == "200":
             return
         log.info("request", method=self.command, path=self.url_path, status=int(code) if str(code).isdigit() else code)
 

@@ -1,8 +1,8 @@
-"""billing-service: checkout of paid plans (the payment provider is a sandbox in staging)."""
+"""billing-service: checkout of paid plans (the payment provider, Stripe, is faked in staging: common/upstreams)."""
 
 import sys
 
-from common import config, db, log, redisconn, sessions, startup, web
+from common import config, db, log, redisconn, sessions, startup, upstreams, web
 from common.web import HttpError
 
 SERVICE = "billing-service"
@@ -29,6 +29,11 @@ class Handler(web.JsonHandler):
         plan = web.required_field(self.read_json(), "plan", 50)
         if plan not in PLANS:
             raise HttpError(400, f"unknown plan; choose one of {', '.join(PLANS)}")
+        try:
+            upstreams.call("stripe")
+        except upstreams.ProviderError as exc:
+            log.error("payment failed", provider="stripe")
+            raise HttpError(502, "payment provider unavailable") from exc
         with db.cursor() as cur:
             cur.execute(
                 "INSERT INTO subscriptions (user_id, plan, amount_cents, status) VALUES (%s, %s, %s, 'paid')"

@@ -1,6 +1,6 @@
 """chat-service: a user's chats and their messages."""
 
-from common import db, log, redisconn, sessions, startup, web
+from common import db, log, redisconn, sessions, startup, upstreams, web
 from common.web import HttpError
 
 SERVICE = "chat-service"
@@ -78,6 +78,11 @@ class Handler(web.JsonHandler):
                 (chat_id, user_id, body),
             )
             row = cur.fetchone()
+        # Each message is screened by OpenAI's moderation after it is stored; a failed call leaves it unscreened.
+        try:
+            upstreams.call("openai")
+        except upstreams.ProviderError:
+            log.error("message not screened", provider="openai", message_id=row["id"])
         return 201, iso(dict(row), "created_at")
 
     @staticmethod

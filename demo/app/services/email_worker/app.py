@@ -1,9 +1,9 @@
-"""email-worker: drains the redis email queue (delivery is simulated in staging)."""
+"""email-worker: drains the redis email queue (the email provider is faked in staging: common/upstreams)."""
 
 import json
 import threading
 
-from common import config, log, redisconn, startup, web
+from common import config, log, redisconn, startup, upstreams, web
 
 SERVICE = "email-worker"
 QUEUE = "email:queue"
@@ -36,6 +36,11 @@ class Worker(threading.Thread):
             log.error("dropped malformed job")
             return
         # Only the user id goes to the log: addresses are personal data.
+        try:
+            upstreams.call("email")
+        except upstreams.ProviderError:
+            log.error("email not delivered", kind=job.get("kind"), user_id=job.get("user_id"))
+            return
         log.info("sent email", kind=job.get("kind"), user_id=job.get("user_id"))
         redisconn.client().incr(SENT_COUNTER)
 

@@ -130,8 +130,7 @@ class Handler(web.JsonHandler):
                 self.send_json(*local[path]())
                 return
             if path == "/metrics":
-                body = METRICS.prometheus().encode()
-                self.send_bytes(200, body, "text/plain; version=0.0.4; charset=utf-8")
+                self.send_metrics(before=METRICS.prometheus())
                 return
         if not path.startswith("/api/"):
             self.proxy(method, "frontend", self.path, record=False)
