@@ -31,7 +31,8 @@ GOOD, BROKEN = "v1.2.3", "v1.2.4"
 PROJECT = "mysaas-staging"
 PROMETHEUS = "http://127.0.0.1:19090"
 # The staging stack's monitoring, a compose project of its own beside the app's (demo/monitoring/compose.yml).
-MONITORING = ["docker", "compose", "-p", f"{PROJECT}-monitoring", "-f", str(ROOT / "demo" / "monitoring" / "compose.yml")]
+MONITORING = ["docker", "compose", "-p", f"{PROJECT}-monitoring",
+              "-f", str(ROOT / "demo" / "monitoring" / "compose.yml")]  # fmt: skip
 
 
 def banner(text: str) -> None:

@@ -468,20 +468,21 @@ def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
     raise BackupError("swapping %s for %s failed, %s is unchanged: %s" % (side, database, database, error))
 
 
-def count_problems(counts, expected):
-    """Tables holding fewer rows than the backup (or missing). More is fine: once the services are back,
-    users write again, and a restore that lost nothing has at least the backup's rows."""
+def count_problems(counts, expected, label="backup"):
+    """Tables holding fewer rows than `expected` (the backup's, or the counts before a procedure), or missing.
+    More is fine: once the services are back, users write again, and a restore that lost nothing has at least the
+    backup's rows."""
     return [
-        "%s %s (backup: %s)" % (t, "missing" if counts.get(t) is None else counts[t], n)
+        "%s %s (%s: %s)" % (t, "missing" if counts.get(t) is None else counts[t], label, n)
         for t, n in expected.items()
         if n is not None and t in counts and (counts[t] is None or counts[t] < n)
     ]
 
 
-def check_counts(compose, database, tables, expected):
+def check_counts(compose, database, tables, expected, label="backup"):
     """(counts, problems): `database`'s row counts and the tables with fewer rows than `expected`."""
     counts = row_counts(compose, database, check_tables(list(tables)))
-    return counts, count_problems(counts, expected)
+    return counts, count_problems(counts, expected, label)
 
 
 def connections(compose, database):

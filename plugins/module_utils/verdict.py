@@ -7,7 +7,7 @@ Pure functions, used by the filter runbook.rollback.verify_checks (plugins/filte
 
 from __future__ import annotations
 
-from ansible_collections.runbook.rollback.plugins.module_utils.decision import window_values
+from ansible_collections.runbook.rollback.plugins.module_utils.decision import fmt_num, window_values
 
 
 def _number(value):
@@ -140,6 +140,29 @@ def logs_check(logs):
     return {"name": "logs", "ok": not repeated, "detail": result.get("summary") or ""}
 
 
+def database_check(database):
+    """database: None when not looked at; else {result (db_restore state=verified), max_connections_share}.
+    A database the verification cannot read fails it: the services behind it cannot read it either."""
+    if database is None:
+        return {"name": "database", "ok": True, "detail": "skipped"}
+    result = database.get("result") or {}
+    if result.get("failed") or "row_counts" not in result:
+        why = str(result.get("msg") or "no answer")[:200]
+        return {"name": "database", "ok": False, "detail": "not readable: %s" % why}
+    problems = list(result.get("problems") or [])
+    conn = result.get("connections") or {}
+    used, most = conn.get("used"), conn.get("max")
+    share = database.get("max_connections_share") or 0.9
+    if _number(used) and _number(most) and most > 0 and used >= share * most:
+        problems.append("connections %s of %s" % (fmt_num(used), fmt_num(most)))
+    counts = sorted((result.get("row_counts") or {}).items())
+    rows = ", ".join("%s %s" % (t, "missing" if n is None else n) for t, n in counts)
+    detail = "%s; connections %s of %s" % (rows or "no table", used, most)
+    if problems:
+        detail += "; " + "; ".join(problems)
+    return {"name": "database", "ok": not problems, "detail": detail}
+
+
 def verify_checks(gathered):
     """Every check of the verification, in the runbook's order: [{name, ok, detail}].
 
@@ -153,6 +176,7 @@ def verify_checks(gathered):
         error_rate_check(gathered.get("metrics")),
         p95_check(gathered.get("metrics")),
         stability_check(gathered.get("stability")),
+        database_check(gathered.get("database")),
         logs_check(gathered.get("logs")),
     ]
 

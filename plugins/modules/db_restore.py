@@ -35,8 +35,10 @@ description:
     never touched.
   - O(state=absent) drops the side database O(side); names that are not a side database of O(database)
     are refused, so the kept database can never be dropped by this module.
-  - O(state=verified) compares O(database)'s row counts with the backup's, and reports its connections. A table
-    with fewer rows than the backup is a problem; more rows are users writing again since the restart.
+  - O(state=verified) compares O(database)'s row counts with the backup's (O(id)), or with O(min_rows), and reports
+    its connections. A table with fewer rows, or missing, is a problem; more rows are users writing again since
+    the restart. Without O(id) nor O(min_rows) it counts O(tables) and only a missing one is a problem (every
+    procedure's verification).
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -81,6 +83,12 @@ options:
     type: list
     elements: str
     default: []
+  min_rows:
+    description:
+      - O(state=verified) without O(id) only. The rows each table held before, by table name (a procedure counts
+        them before anything stops); the table must hold at least as many now.
+    type: dict
+    default: {}
   jobs:
     description: Parallel pg_restore jobs; 1 streams the archive without copying it into the container.
     type: int
@@ -201,6 +209,16 @@ from ansible_collections.runbook.rollback.plugins.module_utils.restore import st
 STATES = ["checked", "side", "swapped", "absent", "verified", "inspected", "cleaned"]
 
 
+def _rows(module, table, value):
+    try:
+        rows = int(value)
+    except (TypeError, ValueError):
+        rows = -1
+    if rows < 0 or isinstance(value, bool):
+        module.fail_json(msg="min_rows.%s must be a number of rows, got %r" % (table, value))
+    return rows
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -212,6 +230,7 @@ def main():
             side=dict(type="str"),
             kept=dict(type="str"),
             tables=dict(type="list", elements="str", default=[]),
+            min_rows=dict(type="dict", default={}),
             jobs=dict(type="int", default=2),
             space_margin=dict(type="float", default=1.5),
             timeout=dict(type="float", default=3600),
@@ -221,7 +240,6 @@ def main():
             ("state", "side", ("id", "side")),
             ("state", "swapped", ("side", "kept", "id")),
             ("state", "absent", ("side",)),
-            ("state", "verified", ("id",)),
         ],
         supports_check_mode=True,
     )
@@ -242,8 +260,15 @@ def main():
             result = check(compose, p["dir"], meta, p["database"], jobs=p["jobs"], margin=p["space_margin"])
             module.exit_json(changed=False, backup=meta, **result)
         if state == "verified":
-            counts, problems = check_counts(compose, p["database"], tables_of(meta, p["tables"]),
-                                            meta.get("row_counts") or {})
+            if meta is not None:
+                tables, expected, label = tables_of(meta, p["tables"]), meta.get("row_counts") or {}, "backup"
+            else:
+                tables, label = p["tables"], "before"
+                expected = {t: 0 for t in tables}
+                expected.update({t: _rows(module, t, n) for t, n in p["min_rows"].items() if t in tables})
+            if not tables:
+                module.fail_json(msg="state=verified needs tables, or id of a backup that counted some")
+            counts, problems = check_counts(compose, p["database"], tables, expected, label=label)
             used, limit = connections(compose, p["database"])
             module.exit_json(changed=False, backup=meta, row_counts=counts, problems=problems,
                              connections={"used": used, "max": limit})  # fmt: skip

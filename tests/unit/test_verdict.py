@@ -29,9 +29,10 @@ def checks(**gathered):
 def test_a_healthy_stack_with_nothing_else_checked_passes_and_says_what_was_skipped():
     found = FILTERS["verify_checks"]({"containers": {"problems": [], "count": 9}, "health": HEALTHY,
                                       "smoke": None, "metrics": None, "stability": None})  # fmt: skip
-    assert [c["name"] for c in found] == ["containers", "health", "smoke", "error rate", "p95", "stability", "logs"]
+    assert [c["name"] for c in found] == ["containers", "health", "smoke", "error rate", "p95", "stability",
+                                          "database", "logs"]  # fmt: skip
     assert found[0] == {"name": "containers", "ok": True, "detail": "9 services running and healthy"}
-    assert [(c["ok"], c["detail"]) for c in found[2:]] == [(True, "skipped")] * 5
+    assert [(c["ok"], c["detail"]) for c in found[2:]] == [(True, "skipped")] * 6
     assert FILTERS["verify_verdict"](found) == {"passed": True, "problems": []}
 
 
@@ -162,3 +163,28 @@ def test_no_p95_baseline_judges_no_p95():
 )  # fmt: skip
 def test_the_logs(result, expected):
     assert checks(logs={"result": result, "repeat_limit": 20})["logs"] == expected
+
+
+COUNTED = {"row_counts": {"users": 5, "chats": 23}, "problems": [], "connections": {"used": 7, "max": 100}}
+
+
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (COUNTED, (True, "chats 23, users 5; connections 7 of 100")),
+        # The module's own problems: fewer rows than before the procedure, or a table gone.
+        (dict(COUNTED, row_counts={"users": 4, "chats": None},
+              problems=["users 4 (before: 5)", "chats missing (before: 23)"]),
+         (False, "chats missing, users 4; connections 7 of 100; users 4 (before: 5); chats missing (before: 23)")),
+        # 90 of 100 is the limit; 89 is under it.
+        (dict(COUNTED, connections={"used": 90, "max": 100}),
+         (False, "chats 23, users 5; connections 90 of 100; connections 90 of 100")),
+        (dict(COUNTED, connections={"used": 89, "max": 100}), (True, "chats 23, users 5; connections 89 of 100")),
+        # A database the verification cannot read fails it.
+        ({"failed": True, "msg": "counting rows in app failed: connection refused"},
+         (False, "not readable: counting rows in app failed: connection refused")),
+        ({"failed": False, "msg": "psql: timed out"}, (False, "not readable: psql: timed out")),
+    ],
+)  # fmt: skip
+def test_the_database(result, expected):
+    assert checks(database={"result": result, "max_connections_share": 0.9})["database"] == expected
