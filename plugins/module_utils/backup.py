@@ -262,6 +262,15 @@ class Compose:
                               timeout=self.timeout, check=False)  # fmt: skip
         return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
+    def database_name(self):
+        """The application database's name by the official postgres image's conventions (PGDATABASE, else
+        POSTGRES_DB, else POSTGRES_USER, else postgres), as the container says it."""
+        rc, out, err = self.run("sh", "-c", 'printf "%s" "${PGDATABASE:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"')
+        if rc != 0 or not out:
+            raise BackupError("cannot read the database's name in the %s container: %s"
+                              % (self.service, first_line(err, "rc %d" % rc)))  # fmt: skip
+        return out
+
     def stream_to(self, dest, *command):
         """Run command, writing its stdout to dest; return (rc, stderr, size, sha256)."""
         digest, size = hashlib.sha256(), 0

@@ -69,7 +69,9 @@ options:
     elements: str
     required: true
   database:
-    description: The production database.
+    description:
+      - The production database. Empty with O(state=verified) only, read from the container as the official postgres
+        image has it (PGDATABASE, else POSTGRES_DB, else POSTGRES_USER, else postgres).
     type: str
     required: true
   side:
@@ -246,11 +248,13 @@ def main():
     p = module.params
     state = p["state"]
     try:
-        check_db_name(p["database"])
         if p["jobs"] < 1 or p["space_margin"] < 1:
             module.fail_json(msg="jobs and space_margin must be at least 1")
         compose = Compose(p["compose_argv"], p["service"], p["compose_env"], timeout=p["timeout"],
                           db_user=p["db_user"])
+        if state == "verified" and not p["database"]:
+            p["database"] = compose.database_name()
+        check_db_name(p["database"])
         meta = None
         if p["id"]:
             meta = next((b for b in read_sidecars(p["dir"])[0] if b["id"] == p["id"]), None)

@@ -42,8 +42,9 @@ def failure_message(run, audience="run"):
     ``run``: title ("Procedure A", "deploy"), reason (the failed task's message), changes_started (bool),
     final (the procedure's own verdict after it recorded the run: the reason says it all), prefix_final
     (the title even then), detail (what is particular to the procedure: B's database, D's containers),
-    history_error (why the failed run could not be recorded) and stack_state (which service runs which
-    release, said once the stack may have changed)."""
+    history_error (why the failed run could not be recorded), stack_state (which service runs which
+    release, said once the stack may have changed) and next (the runbook's next step when the procedure
+    cannot put things right itself, said once the stack may have changed)."""
     if audience not in ("run", "team"):
         raise ValueError("audience must be run or team, not %r" % (audience,))
     title = _one_line(run.get("title")) or "the run"
@@ -52,8 +53,10 @@ def failure_message(run, audience="run"):
     started = _flag(run.get("changes_started"))
     history_error = _one_line(run.get("history_error"))
     history = "The deployment history could not be written: %s" % history_error if history_error else ""
+    proposal = _one_line(run.get("next")) if started else ""
+    proposal = "Next: %s" % proposal if proposal else ""
     if audience == "team":
-        return _join([reason, detail, history])
+        return _join([reason, detail, history, proposal])
     if _flag(run.get("final")) and not _flag(run.get("prefix_final")):
         subject = reason
     else:
@@ -63,4 +66,4 @@ def failure_message(run, audience="run"):
             reason = _NOTHING_CHANGED.sub("", reason) or reason
         subject = "%s failed%s: %s" % (title, " before anything was changed" if before else "", reason)
     state = _one_line(run.get("stack_state")) if started else ""
-    return _join([subject, detail, history, "The stack now runs: %s" % state if state else ""])
+    return _join([subject, detail, history, "The stack now runs: %s" % state if state else "", proposal])

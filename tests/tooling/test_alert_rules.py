@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,24 @@ def test_the_staging_stack_measures_every_figure_the_alerts_and_the_decision_rea
     assert set(queries) == set(decision.SAMPLE_METRICS), sorted(set(decision.SAMPLE_METRICS) ^ set(queries))
     assert all(queries[figure] == f"runbook_rollback:{figure}" for figure in queries), queries
     assert {f"runbook_rollback:{figure}" for figure in decision.SAMPLE_METRICS} <= recorded
+
+
+def alert_rules_playbook(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), RUNBOOK_TIMELINE_DIR=str(tmp_path / "timelines"),
+               ANSIBLE_NOCOLOR="1")  # fmt: skip
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "playbooks/alert_rules.yml", *extra],
+                          cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+
+
+def test_the_playbook_refuses_a_missing_destination_and_writes_the_shipped_rules_with_one(tmp_path):
+    refused = alert_rules_playbook(tmp_path)
+    assert refused.returncode != 0
+    assert '"msg": "-e dest=<file> is required: where the rules file is written on the controller"' in refused.stdout
+
+    dest = tmp_path / "rules.yml"
+    written = alert_rules_playbook(tmp_path, "-e", f"dest={dest}", "-e", "window_scale=1")
+    assert written.returncode == 0, written.stdout[-2000:]
+    shipped = {rule["alert"]: rule for rule in shipped_rules()}
+    rules = {rule["alert"]: rule for rule in yaml.safe_load(dest.read_text())["groups"][0]["rules"]}
+    # The staging inventory's baseline is the runbook's: the same alerts, thresholds and windows as the shipped file.
+    assert rules == shipped

@@ -52,6 +52,21 @@ def test_for_the_team_the_title_and_the_state_are_left_to_their_own_fields():
     assert failure_message(run, "team") == "restore failed. Kept as x."
 
 
+def test_the_runbooks_next_step_ends_the_message_once_the_stack_changed():
+    run = {"title": "Procedure C", "reason": "billing rolled back to v1.2.3, but verification failed: smoke",
+           "changes_started": True, "final": True, "stack_state": "billing v1.2.3",
+           "next": "Procedure A, the whole stack back,\n or Procedure D"}  # fmt: skip
+    assert failure_message(run) == (
+        "billing rolled back to v1.2.3, but verification failed: smoke. The stack now runs: billing v1.2.3."
+        " Next: Procedure A, the whole stack back, or Procedure D"
+    )
+    assert failure_message(run, "team").endswith("verification failed: smoke. Next: Procedure A, the whole stack "
+                                                 "back, or Procedure D")  # fmt: skip
+    # Before anything changed, the stack is as it was: nothing to fall back from.
+    run.update(changes_started=False, final=False, reason="chat-service is healthy")
+    assert failure_message(run) == "Procedure C failed before anything was changed: chat-service is healthy"
+
+
 def test_the_message_is_one_line_whatever_the_reason_holds():
     run = {"title": "Procedure A", "reason": "line one\n  line two\r\n", "changes_started": True, "stack_state": "a\nb"}
     message = failure_message(run)
