@@ -142,7 +142,9 @@ demo: images
 	python demo/run_demo.py
 
 demo-down:
-	@APP_PROJECT=mysaas-staging docker compose -p mysaas-staging-monitoring -f demo/monitoring/compose.yml down
+	@# The monitoring first: it holds the app's network and volume. Nothing of it may be left (or no engine): quiet.
+	@APP_PROJECT=mysaas-staging docker compose -p mysaas-staging-monitoring -f demo/monitoring/compose.yml \
+	  down 2>/dev/null || true
 	@if [ -f .demo/app/docker-compose.prod.yml ]; then \
 	  docker compose -p mysaas-staging -f .demo/app/docker-compose.prod.yml down --remove-orphans; fi
 

@@ -47,8 +47,8 @@ HEAVIEST_FIRST = (
     "test_writes_under_traffic.py",  # 3.3
     "test_backup.py",  # 2.0
     "test_notify.py",  # 1.4
+    "test_monitoring.py",  # 1.3 (new)
     "test_backup_s3.py",  # 1.1
-    "test_monitoring.py",  # 1.2 (new)
     "test_prometheus.py",  # 1.0
     "test_interrupted.py",  # 1.0
     "test_procedure_d.py",  # 0.9

@@ -152,21 +152,25 @@ def database_check(database):
     problems = list(result.get("problems") or [])
     conn = result.get("connections") or {}
     used, most = conn.get("used"), conn.get("max")
-    share = database.get("max_connections_share") or 0.9
-    if _number(used) and _number(most) and most > 0 and used >= share * most:
-        problems.append("connections %s of %s" % (fmt_num(used), fmt_num(most)))
+    share = database.get("max_connections_share")
+    share = 0.9 if share is None else share
     counts = sorted((result.get("row_counts") or {}).items())
     rows = ", ".join("%s %s" % (t, "missing" if n is None else n) for t, n in counts)
-    detail = "%s; connections %s of %s" % (rows or "no table", used, most)
-    if problems:
-        detail += "; " + "; ".join(problems)
+    if _number(used) and _number(most) and most > 0:
+        connections = "connections %s of %s" % (fmt_num(used), fmt_num(most))
+        if used >= share * most:
+            problems.append("%s, at or above %s %% of the maximum" % (connections, fmt_num(100 * share)))
+    else:
+        connections = "connections not counted"
+    detail = "; ".join([rows or "no table"] + problems if problems else [rows or "no table", connections])
     return {"name": "database", "ok": not problems, "detail": detail}
 
 
 def verify_checks(gathered):
     """Every check of the verification, in the runbook's order: [{name, ok, detail}].
 
-    gathered: {containers: {problems, count}, health, smoke, metrics, stability} as the helpers above take them.
+    gathered: {containers: {problems, count}, health, smoke, metrics, stability, database, logs} as the helpers above
+    take them.
     """
     containers = gathered.get("containers") or {}
     return [

@@ -19,11 +19,13 @@ from stack import new_stack
 
 # The database's volume is a tmpfs of this size (the engine mounts it; nothing on the machine's own disks fills).
 PGDATA_TMPFS = "size=1g,uid=101,gid=103,mode=0700"  # postgres' uid and gid in mysaas/postgres
-# An email job every 100 ms, as a steady flow of notifications would queue them.
+# An email job every 100 ms, as a steady flow of notifications would queue them, until the stack goes.
 EMAIL_FLOW = (
-    "for i in $(seq 1800); do redis-cli lpush email:queue "
+    "while true; do redis-cli lpush email:queue "
     "'{\"kind\":\"digest\",\"user_id\":1}' >/dev/null; sleep 0.1; done"
 )
+# How long each fault lasts: beyond the wait for Prometheus to see them all and the assessment.
+FAULT_SECONDS = 400
 FIGURES = (
     "error_rate", "critical_error_rate", "p95_ms", "p50_ms", "cpu_percent", "memory_percent", "disk_free_percent",
     "db_connections_used", "db_connections_max", "db_query_ms", "stripe_ok", "email_failure_rate",
@@ -93,22 +95,22 @@ def test_each_fault_fires_its_trigger(measured):
     try:
         busy = containers["analytics-service"]
         busy.update(cpu_period=100000, cpu_quota=10000)
-        busy.exec_run(["timeout", "120", "python3", "-c", "while True: pass"], detach=True)
+        busy.exec_run(["timeout", str(FAULT_SECONDS), "python3", "-c", "while True: pass"], detach=True)
         full = containers["frontend"]
         full.update(mem_limit="96m", memswap_limit="96m")
-        hog = textwrap.dedent("""\
+        hog = textwrap.dedent(f"""\
             import time
             from common import metrics
             usage = metrics.container_usage()
             held = b"x" * int(usage["memory_limit_bytes"] * 0.95 - usage["memory_bytes"])
-            time.sleep(120)
+            time.sleep({FAULT_SECONDS})
         """)
         full.exec_run(["python3", "-c", hog], detach=True)
         fill = "d=/var/lib/postgresql/data; set -- $(df -B1 --output=size,avail $d | tail -1); " \
                "fallocate -l $(($2 - $1 * 4 / 100)) $d/runbook-test-fill"  # fmt: skip
         code, out = containers["postgres"].exec_run(["sh", "-c", fill], user="0")
         assert code == 0, out
-        leaker = textwrap.dedent("""\
+        leaker = textwrap.dedent(f"""\
             import time
             from common import db
             held = []
@@ -118,7 +120,7 @@ def test_each_fault_fires_its_trigger(measured):
                 except Exception:
                     break
             print(len(held), flush=True)
-            time.sleep(120)
+            time.sleep({FAULT_SECONDS})
         """)
         leak = engine.containers.run(
             "mysaas/auth-service:v1.2.3", ["python3", "-c", leaker], detach=True, name=f"{st.project}-leak",
@@ -126,7 +128,7 @@ def test_each_fault_fires_its_trigger(measured):
             labels={"runbook-rollback.test": "leak"},
         )  # fmt: skip
         locks = (
-            "DO $$ BEGIN FOR i IN 1..60 LOOP "
+            f"DO $$ BEGIN FOR i IN 1..{FAULT_SECONDS // 2} LOOP "
             "LOCK TABLE users, chats, messages, subscriptions IN ACCESS EXCLUSIVE MODE; "
             "PERFORM pg_sleep(2); COMMIT; PERFORM pg_sleep(0.1); END LOOP; END $$"
         )

@@ -133,14 +133,11 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
         assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
         assert_failed(sent, stack.project, "B", "v1.2.3", says="The production database saas_db is untouched")
         assert assert_no_secret(run.kept, stack.state_dir, stack.timelines) > 0
-        # The runbook's next step, once the rollback had begun: in the message and the history.
-        assert "Next: Procedure B again with an older backup (-e backup=<id>;" in message, message
-        assert "Procedure D (playbooks/procedure_d.yml" in message
-        assert stack.history()[-1]["next"].startswith("Procedure B again with an older backup"), stack.history()[-1]
     else:
-        assert "Next:" not in message
         # Refused while the backup was checked, before the rollback began: nobody was told or paged.
         assert sent == by_channel([]), sent
+    # Production untouched: the stack is as it was, and there is no next step to propose.
+    assert "Next:" not in message, message
 
 
 def test_restore_list_shows_date_version_size_and_counts(broken, stack):

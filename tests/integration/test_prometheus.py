@@ -156,7 +156,7 @@ def test_unreachable_prometheus_fails_with_one_line(stack):
 def test_assess_from_prometheus_decides_procedure_a(broken_stack, prometheus, traffic):
     """assess.yml with source=prometheus: history comes from Prometheus at once, health is probed."""
     assert traffic  # it has run: Prometheus holds the broken release's figures
-    # The last 20 s of that traffic, seen through rate()[1m], are still in Prometheus' answer now.
+    # The last 20 s of that traffic, recorded through rate()[1m], are still in Prometheus' answer now.
     run = broken_stack.playbook(
         "assess", source="prometheus", rollback_prometheus_url=prometheus.url, duration=20, interval=1,
         window_scale=0.0167, incident="t-prometheus",

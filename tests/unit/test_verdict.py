@@ -175,15 +175,16 @@ COUNTED = {"row_counts": {"users": 5, "chats": 23}, "problems": [], "connections
         # The module's own problems: fewer rows than before the procedure, or a table gone.
         (dict(COUNTED, row_counts={"users": 4, "chats": None},
               problems=["users 4 (before: 5)", "chats missing (before: 23)"]),
-         (False, "chats missing, users 4; connections 7 of 100; users 4 (before: 5); chats missing (before: 23)")),
+         (False, "chats missing, users 4; users 4 (before: 5); chats missing (before: 23)")),
         # 90 of 100 is the limit; 89 is under it.
         (dict(COUNTED, connections={"used": 90, "max": 100}),
-         (False, "chats 23, users 5; connections 90 of 100; connections 90 of 100")),
+         (False, "chats 23, users 5; connections 90 of 100, at or above 90 % of the maximum")),
         (dict(COUNTED, connections={"used": 89, "max": 100}), (True, "chats 23, users 5; connections 89 of 100")),
         # A database the verification cannot read fails it.
         ({"failed": True, "msg": "counting rows in app failed: connection refused"},
          (False, "not readable: counting rows in app failed: connection refused")),
         ({"failed": False, "msg": "psql: timed out"}, (False, "not readable: psql: timed out")),
+        (dict(COUNTED, connections={}), (True, "chats 23, users 5; connections not counted")),
     ],
 )  # fmt: skip
 def test_the_database(result, expected):
