@@ -6,7 +6,7 @@
 Pure functions, no I/O. No builder ever sees a secret (webhook URL, API key, routing key): the action adds
 those to the call that sends, and nowhere else. The context is a plain dict made by ``context()``:
 
-    event        started | progress | completed | failed | shutdown | escalation
+    event        started | progress | completed | stable | failed | shutdown | escalation
     incident     the incident id (letters, digits, dot, dash, underscore), used in dedup keys and paths
     project, host, procedure, from_version, to_version, run_id, lead
     eta          "14:05 UTC (~10 min)" for started, from the procedure's time budget; for progress, the revised
@@ -16,6 +16,8 @@ those to the call that sends, and nowhere else. The context is a plain dict made
     step         progress: the runbook step the rollback is in ("" when unknown)
     elapsed_seconds  progress: how long the rollback has run
     postmortem   completed: when the post-mortem is ("2026-12-04 14:00 UTC")
+    watch_seconds  completed: how long the stability watch that follows lasts (0: none follows, the completion
+                 closes the incident); stable: how long it lasted
     public_message  what the public status page says instead of the built-in sentence, if set
     state_line   which service runs which release after a failure
     verification "passed" / "failed: ..." for completed
@@ -29,11 +31,13 @@ from __future__ import annotations
 import datetime
 import re
 
-EVENTS = ("started", "progress", "completed", "failed", "shutdown", "escalation")
+# stable: the stability watch after a completed rollback ended well (an unstable one is told as failed).
+EVENTS = ("started", "progress", "completed", "stable", "failed", "shutdown", "escalation")
 CHANNELS = ("slack", "statuspage", "pagerduty", "webhook")
 COMPONENT_STATES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
 INCIDENT_STATES = ("investigating", "identified", "monitoring", "resolved")
-# Statuspage incident status per event; completed resolves the incident.
+# Statuspage incident status per event; completed resolves the incident, unless a stability watch follows it
+# (then "monitoring", and stable resolves it).
 INCIDENT_STATUS = {
     "started": "identified",
     "progress": "identified",
@@ -41,6 +45,7 @@ INCIDENT_STATUS = {
     "shutdown": "identified",
     "escalation": "investigating",
     "completed": "resolved",
+    "stable": "resolved",
 }
 # Component status per event when the caller gives none (notify_statuspage_component_states overrides).
 COMPONENT_STATUS = {
@@ -50,6 +55,7 @@ COMPONENT_STATUS = {
     "shutdown": "major_outage",
     "escalation": "major_outage",
     "completed": "operational",
+    "stable": "operational",
 }
 # Where each channel sends by default, when its settings name no URL.
 STATUSPAGE_API = "https://api.statuspage.io/v1"
@@ -82,6 +88,7 @@ ARGUMENT_SPEC = dict(
     verification=dict(type="str", default=""),
     duration_seconds=dict(type="raw"),
     postmortem=dict(type="str", default=""),
+    watch_seconds=dict(type="raw", default=0),
     progress_minutes=dict(type="raw", default=0),
     signals=dict(type="raw", default=[]),
     max_downtime_minutes=dict(type="raw"),
@@ -108,7 +115,8 @@ ARGUMENT_SPEC = dict(
     client_key=dict(type="path", no_log=False),
 )
 
-ICONS = {"started": "🚨", "progress": "⏳", "completed": "✅", "failed": "❌", "shutdown": "🚨", "escalation": "⚠️"}
+ICONS = {"started": "🚨", "progress": "⏳", "completed": "✅", "stable": "🟢", "failed": "❌", "shutdown": "🚨",
+         "escalation": "⚠️"}  # fmt: skip
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 
@@ -178,6 +186,7 @@ def context(raw):
         "elapsed_seconds": None,
         "postmortem": _text(raw.get("postmortem")) if event == "completed" else "",
         "duration_seconds": None,
+        "watch_seconds": 0,
         "escalation": None,
         "time": "",
     }
@@ -187,6 +196,11 @@ def context(raw):
         ctx["eta"] = eta_text(now, raw.get("eta_minutes"))
         if raw.get("elapsed_seconds") not in (None, ""):
             ctx["elapsed_seconds"] = int(float(raw["elapsed_seconds"]))
+    if event in ("completed", "stable") and raw.get("watch_seconds") not in (None, ""):
+        try:
+            ctx["watch_seconds"] = max(0, int(float(raw["watch_seconds"])))
+        except (TypeError, ValueError):
+            raise ValueError("watch_seconds must be a number of seconds, got %r" % (raw["watch_seconds"],)) from None
     if raw.get("duration_seconds") not in (None, ""):
         ctx["duration_seconds"] = int(float(raw["duration_seconds"]))
     if now not in (None, ""):
@@ -241,10 +255,19 @@ def headline(ctx):
             parts.append("Verification: %s" % ctx["verification"])
         if ctx["duration_seconds"] is not None:
             parts.append("Took %s" % duration_text(ctx["duration_seconds"]))
-        parts.append("Monitoring for stability")
+        if ctx["watch_seconds"]:
+            parts.append("Monitoring for stability for %s; its outcome follows" % duration_text(ctx["watch_seconds"]))
+        else:
+            parts.append("Monitoring for stability")
         if ctx["postmortem"]:
             parts.append("Post-mortem scheduled for %s" % ctx["postmortem"])
         return ". ".join(parts)
+    if event == "stable":
+        watched = " for %s" % duration_text(ctx["watch_seconds"]) if ctx["watch_seconds"] else ""
+        line = "STABLE%s: %s held through the stability watch%s" % (where, ctx["to_version"] or "the release", watched)
+        if ctx["message"]:
+            line += " (%s)" % ctx["message"]
+        return "%s. Incident resolved" % line
     if event == "failed":
         return ": ".join(x for x in ("ROLLBACK FAILED%s" % where, what, ctx["message"]) if x)
     if event == "shutdown":
@@ -265,6 +288,12 @@ def _details(ctx):
             ("Verification", ctx["verification"]),
             ("Duration", duration_text(ctx["duration_seconds"])),
             ("Post-mortem", ctx["postmortem"]),
+            ("Stability watch", duration_text(ctx["watch_seconds"]) if ctx["watch_seconds"] else ""),
+        ]
+    elif event == "stable":
+        rows += [
+            ("Version", ctx["to_version"]),
+            ("Watched for", duration_text(ctx["watch_seconds"]) if ctx["watch_seconds"] else ""),
         ]
     else:
         rows.append(("Versions", _versions(ctx)))
@@ -339,6 +368,8 @@ def _public_body(ctx):
     if event == "completed":
         return "%s runs its previous stable release again and works normally. We keep monitoring it " \
                "and are looking for the root cause." % service  # fmt: skip
+    if event == "stable":
+        return "%s has worked normally since the fix, and this incident is resolved." % service
     if event == "failed":
         return "Restoring %s has not worked yet. Our engineers are investigating." % service
     if event == "shutdown":
@@ -350,7 +381,8 @@ def statuspage_incident(ctx, component_ids=(), component_status=None, create=Tru
     """The body of Statuspage's incident create (POST) or update (PATCH).
 
     ``component_status`` defaults to COMPONENT_STATUS for the event; the incident's status follows
-    INCIDENT_STATUS (completed resolves it, with every component operational).
+    INCIDENT_STATUS (completed resolves it, with every component operational; when a stability watch follows,
+    it is "monitoring" until stable resolves it).
     """
     event = ctx["event"]
     if event == "progress":
@@ -360,11 +392,11 @@ def statuspage_incident(ctx, component_ids=(), component_status=None, create=Tru
     status = component_status or COMPONENT_STATUS[event]
     if status not in COMPONENT_STATES:
         raise ValueError("component status must be one of %s, got %r" % (", ".join(COMPONENT_STATES), status))
-    if event == "completed":
+    if event in ("completed", "stable"):
         status = "operational"
     component_ids = [str(c) for c in component_ids or []]
     incident = {
-        "status": INCIDENT_STATUS[event],
+        "status": "monitoring" if event == "completed" and ctx["watch_seconds"] else INCIDENT_STATUS[event],
         "body": _public_body(ctx),
         "deliver_notifications": True,
     }
@@ -384,11 +416,12 @@ def pagerduty_event(ctx, severity=None):
     """An Events API v2 event without its routing key, or None for an event PagerDuty is not told of.
 
     failed, escalation and shutdown trigger (one alert per incident: the dedup key is the incident's);
-    completed resolves it; started and progress page nobody.
+    completed resolves it (stable again: resolving twice is harmless, and an alert the completion could not
+    resolve is); started and progress page nobody. An unstable watch is told as failed: it triggers anew.
     """
     event = ctx["event"]
     dedup = pagerduty_dedup_key(ctx)
-    if event == "completed":
+    if event in ("completed", "stable"):
         return {"event_action": "resolve", "dedup_key": dedup}
     if event in ("started", "progress"):
         return None

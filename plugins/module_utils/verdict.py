@@ -83,13 +83,17 @@ def p95_check(metrics):
 
 
 def stability_check(stability):
-    """stability: None when no watch was asked for; else {seconds, max_error_rate, sustained, result}, result
-    being the metrics_sample result of the watch, or None when an earlier check failed and it was not watched."""
+    """stability: None when no watch was asked for; else {seconds, max_error_rate, sustained, result, later}, result
+    being the metrics_sample result of the watch, or None when it was not watched (yet): later when it comes after
+    the team is told the rollback is complete, else because an earlier check failed."""
     if stability is None:
         return {"name": "stability", "ok": True, "detail": "skipped"}
     if "error_rate_url" in stability and not stability["error_rate_url"]:
         return {"name": "stability", "ok": True, "detail": "not watched: no error-rate source set"}
     result = stability.get("result")
+    if result is None and stability.get("later"):
+        return {"name": "stability", "ok": True,
+                "detail": "watched for %s s once the team is told the rollback is complete" % stability["seconds"]}
     if result is None:
         return {"name": "stability", "ok": True, "detail": "not watched: an earlier check failed"}
     limit, sustained, seconds = stability["max_error_rate"], stability["sustained"], stability["seconds"]

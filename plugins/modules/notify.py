@@ -11,7 +11,7 @@ module: notify
 short_description: Tell the team about a rollback event on Slack, Statuspage, PagerDuty and a webhook
 description:
   - >-
-    Sends one rollback event (C(started), C(completed), C(failed), C(shutdown) or C(escalation)) to every
+    Sends one rollback event (C(started), C(completed), C(stable), C(failed), C(shutdown) or C(escalation)) to every
     configured channel, and escalates on its own when the event calls for it: an extra C(escalation) to the
     level's channels and contacts (O(escalation_levels)) when the level the event calls for is 2 or more and
     above the level this incident already reached.
@@ -64,9 +64,11 @@ options:
       - The event.
       - C(started) also begins the progress updates (O(progress_minutes)), which C(completed), C(failed) and
         C(shutdown) end before they are told. C(progress) is what those updates send; a task rarely sends it.
+      - C(stable) tells that the stability watch after a C(completed) rollback ended well, and resolves the
+        incident; a watch that failed is told as C(failed).
     type: str
     required: true
-    choices: [started, progress, completed, failed, shutdown, escalation]
+    choices: [started, progress, completed, stable, failed, shutdown, escalation]
   incident:
     description:
       - The incident the event belongs to. It names the status page incident, the PagerDuty alert
@@ -131,6 +133,14 @@ options:
     description: When the post-mortem is, said by a C(completed) event ("Post-mortem scheduled for ...").
     type: str
     default: ""
+  watch_seconds:
+    description:
+      - For a C(completed) event, how long the stability watch that follows it lasts, in seconds; the status page
+        incident then stays C(monitoring) until a C(stable) event resolves it. 0 means no watch follows, and the
+        completion resolves the incident.
+      - For a C(stable) event, how long the watch lasted.
+    type: raw
+    default: 0
   progress_minutes:
     description:
       - For a C(started) event, send a progress update every this many minutes until the rollback's end is told

@@ -98,6 +98,7 @@ def plan(params, kept_state, now_epoch):
             verification=params.get("verification") if event == "completed" else "",
             duration_seconds=params.get("duration_seconds") if event == "completed" else "",
             postmortem=params.get("postmortem") if event == "completed" else "",
+            watch_seconds=params.get("watch_seconds") if event in ("completed", "stable") else 0,
             escalation=own,
         )
         primary = notify.context(raw)

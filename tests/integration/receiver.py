@@ -205,26 +205,37 @@ def assert_started(sent: dict, project: str, procedure: str, to_version: str, fr
 
 
 def assert_completed(sent: dict, project: str, procedure: str, to_version: str,
-                     from_version: str | None = None) -> None:  # fmt: skip
+                     from_version: str | None = None, watched: int = 0) -> None:  # fmt: skip
     """Slack: complete with the version rolled back to; the status page: the incident created at the start
-    resolved, components operational; PagerDuty: the incident's alert resolved; the webhook: the versions."""
+    resolved, components operational; PagerDuty: the incident's alert resolved; the webhook: the versions.
+
+    ``watched``: the seconds of the stability watch that followed the completion. The completion then said the
+    watch would follow and left the status page's incident "monitoring"; "stable" came after it and resolved it."""
     incident = incident_of(sent)
-    done = slack_texts(sent)[-1]
+    texts = slack_texts(sent)
+    done = texts[-2] if watched else texts[-1]
     assert done.startswith(f"✅ ROLLBACK COMPLETE on {project}. Services restored. Current version: {to_version}"), done
-    assert not [t for t in slack_texts(sent) if "ESCALATION" in t or "FAILED" in t], slack_texts(sent)
+    assert not [t for t in texts if "ESCALATION" in t or "FAILED" in t], texts
     create, resolve = sent["statuspage"][0], sent["statuspage"][-1]
     assert incident in create["json"]["incident"]["name"]
     created = create["path"]  # the receiver answers the first POST of a run with spinc1
     assert (resolve["method"], resolve["path"]) == ("PATCH", created + "/spinc1")
     assert resolve["json"]["incident"]["status"] == "resolved"
     assert set(resolve["json"]["incident"]["components"].values()) == {"operational"}
-    assert [p["json"]["event_action"] for p in sent["pagerduty"]] == ["resolve"]
+    assert {p["json"]["event_action"] for p in sent["pagerduty"]} == {"resolve"}
+    assert len(sent["pagerduty"]) == (2 if watched else 1)
     assert sent["pagerduty"][0]["json"]["dedup_key"] == f"runbook-rollback-{incident}"
-    hook = sent["webhook"][-1]["json"]
+    hook = next(m["json"] for m in sent["webhook"] if m["json"]["event"] == "completed")
     assert (hook["event"], hook["procedure"], hook["to_version"]) == ("completed", procedure, to_version)
     if from_version:
         assert hook["from_version"] == from_version
-    assert webhook_events(sent) == ["started", "completed"]
+    if not watched:
+        assert webhook_events(sent) == ["started", "completed"]
+        return
+    assert f"Monitoring for stability for {watched}s; its outcome follows" in done, done
+    assert sent["statuspage"][-2]["json"]["incident"]["status"] == "monitoring"
+    assert texts[-1].startswith(f"🟢 STABLE on {project}: {to_version} held through the stability watch for "), texts
+    assert webhook_events(sent) == ["started", "completed", "stable"]
 
 
 def assert_failed(

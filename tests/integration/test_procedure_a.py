@@ -10,9 +10,12 @@ import json
 import os
 import re
 import subprocess
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 from receiver import (
     assert_completed,
@@ -116,10 +119,11 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     before = stack.containers()
     flag = tmp_path / "drained"
     with notifying(stack) as receiver:
-        # Progress updates every 3 s instead of 15 min, and the reason said with the start.
+        # Progress updates every 3 s instead of 15 min, the reason said with the start, and a watch of 3 s.
         run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
                              drain_flag=str(flag), rollback_notify_progress_minutes=0.05,
-                             reason="checkout answers 502")  # fmt: skip
+                             reason="checkout answers 502", verify_stability_seconds=3,
+                             verify_stability_interval=1)  # fmt: skip
         sent, updates = split_progress(by_channel(receiver.take()))
         # The updates stopped before the end was told, and their process is gone with the playbook.
         assert progress_processes(stack.root) == []
@@ -153,11 +157,16 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     )
     assert "PASS  smoke" in run.output
 
-    # The team was told: in progress (ETA from A's 10 minutes, the lead), then complete on v1.2.3.
+    # The team was told: in progress (ETA from A's 10 minutes, the lead), then complete on v1.2.3 once the checks
+    # passed, then, after the 3 s watch, stable.
     assert_started(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", minutes=10)
-    assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4")
+    assert_completed(sent, stack.project, "A", "v1.2.3", from_version="v1.2.4", watched=3)
     assert "(checkout answers 502)" in slack_texts(sent)[0]
-    assert "Monitoring for stability. Post-mortem scheduled for no later than " in slack_texts(sent)[-1]
+    assert "its outcome follows. Post-mortem scheduled for no later than " in slack_texts(sent)[-2]
+    # The verification's report says the watch comes later; the watch's report judged it.
+    assert "PASS  stability  watched for 3 s once the team is told the rollback is complete" in run.output
+    assert re.search(r"PASS  stability  (error rate never at or above 1.0 % for \d+ s in 3 s|no error rate)",
+                     run.output), [line for line in run.output.splitlines() if "stability" in line]  # fmt: skip
     # While it ran, the team heard how far it was and when it should be done: on Slack, the status page (the
     # same incident) and the webhook; never after the end, and PagerDuty never.
     assert updates["slack"], "no progress update in a run of %s" % run.output[-200:]
@@ -306,3 +315,57 @@ def test_timeline_records_each_step(stack):
     steps = [s for s in latest["steps"] if s["name"] in ("preflight", "stop", "checkout", "staged_restart", "verify")]
     assert [s["name"] for s in steps] == ["preflight", "stop", "checkout", "staged_restart", "verify"]
     assert all(s["status"] == "ok" for s in steps)
+
+
+@pytest.mark.fault(
+    "A stack that does not stay stable once the rollback was told complete",
+    how="under traffic, the fake Stripe told to fail every call (redis-cli in Redis, Docker SDK) once the team "
+    "heard 'complete'",
+    holds="the watch fails: the team hears it as a failure and level 2 is paged; the release is recorded unstable",
+)
+def test_a_stack_that_does_not_stay_stable_is_told_and_escalated(broken_stack):
+    redis = docker.from_env().containers.get(broken_stack.containers()["redis"][0])
+    lines: list[str] = []
+    with notifying(broken_stack) as receiver, broken_stack.traffic(seconds=300):
+        # A 10 s error-rate window, so that the failing checkouts show within seconds of the fault.
+        proc = broken_stack.start_playbook(
+            "procedure_a", version="v1.2.3", incident="inc-unstable", verify_stability_seconds=120,
+            verify_stability_interval=1, verify_stability_sustained=4,
+            rollback_compose_env=broken_stack.compose_env(METRICS_WINDOW_SECONDS="10"),
+        )  # fmt: skip
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        try:
+            while not any((m["json"] or {}).get("event") == "completed" for m in list(receiver.requests)):
+                assert proc.poll() is None, "the run ended before it told 'complete':\n" + "".join(lines)[-3000:]
+                time.sleep(0.2)
+            code, out = redis.exec_run(["redis-cli", "set", "staging:fail:stripe", "100"])
+            assert code == 0, out
+            proc.wait(timeout=300)
+        finally:
+            redis.exec_run(["redis-cli", "del", "staging:fail:stripe"])
+            if proc.poll() is None:
+                proc.kill()
+        reader.join(timeout=30)
+        sent = split_progress(by_channel(receiver.take()))[0]
+    output = "".join(lines)
+    assert proc.returncode != 0, output[-3000:]
+    # Said at once: the checks had passed, then the watch saw the checkouts fail.
+    assert "PASS  stability  watched for 120 s once the team is told the rollback is complete" in output
+    assert re.search(r"FAIL  stability  error rate at or above 1.0 % for 4 s", output), output[-3000:]
+    failure = [line for line in output.splitlines() if "did not stay stable in the watch" in line]
+    assert failure and "Procedure A failed: the rollback to v1.2.3 was told complete" in failure[-1], output[-3000:]
+    # The team: complete (the status page's incident left monitoring), then the failure and level 2, never stable.
+    texts = slack_texts(sent)
+    assert [t.split(" ")[1] for t in texts] == ["ROLLBACK", "ROLLBACK", "ROLLBACK", "ESCALATION"], texts
+    assert texts[1].startswith("✅ ROLLBACK COMPLETE") and "Monitoring for stability for 2m00s" in texts[1]
+    assert texts[2].startswith("❌ ROLLBACK FAILED") and "did not stay stable" in texts[2], texts[2]
+    assert "to level 2 (DevOps lead): the rollback failed" in texts[3], texts[3]
+    statuses = [m["json"]["incident"].get("status") for m in sent["statuspage"]]
+    assert statuses[:3] == ["identified", "monitoring", "investigating"], statuses
+    assert [p["json"]["event_action"] for p in sent["pagerduty"]][:2] == ["resolve", "trigger"]
+    # No later rollback takes v1.2.3 for known-good: its last entry says it did not stay stable.
+    last = broken_stack.history()[-1]
+    assert (last["version"], last["action"], last["result"]) == ("v1.2.3", "rollback", "unstable"), last
+    assert "stability: error rate at or above" in last["reason"]
+    assert broken_stack.get("/health")[1]["version"] == "v1.2.3"

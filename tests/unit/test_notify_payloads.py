@@ -39,6 +39,14 @@ TEXTS = {
     "completed, post-mortem": ("completed", {"postmortem": "Thu 14:00 UTC"},
                                "✅ ROLLBACK COMPLETE on shop. Services restored. Current version: v1.2.3. "
                                "Monitoring for stability. Post-mortem scheduled for Thu 14:00 UTC"),
+    "completed, a watch follows": ("completed", {"watch_seconds": 900},
+                                   "✅ ROLLBACK COMPLETE on shop. Services restored. Current version: v1.2.3. "
+                                   "Monitoring for stability for 15m00s; its outcome follows"),
+    "stable": ("stable", {"watch_seconds": 900, "message": "error rate never at or above 1.0 % for 300 s"},
+               "🟢 STABLE on shop: v1.2.3 held through the stability watch for 15m00s (error rate never at or above "
+               "1.0 % for 300 s). Incident resolved"),
+    "stable, nothing known": ("stable", {"to_version": ""},
+                              "🟢 STABLE on shop: the release held through the stability watch. Incident resolved"),
     "progress": ("progress", {"elapsed_seconds": 960, "step": "Step 4: restore", "eta_minutes": 7},
                  "⏳ ROLLBACK STILL IN PROGRESS on shop: Procedure A, v1.2.4 → v1.2.3 (16m00s in, now: Step 4: "
                  "restore). Revised ETA: 00:07 UTC (~7 min). Led by: alice"),
@@ -90,10 +98,13 @@ def test_slack_blocks_carry_the_details():
         ("shutdown", False, None, "identified", "major_outage"),
         ("escalation", False, None, "investigating", "major_outage"),
         ("completed", False, {"completed": "major_outage"}, "resolved", "operational"),
+        ("completed, watched", False, None, "monitoring", "operational"),
+        ("stable", False, {"stable": "major_outage"}, "resolved", "operational"),
     ],
 )
 def test_statuspage_incident(event, create, states, status, components):
-    c = ctx(event, escalation=ESCALATION, message="internal detail")
+    event, watched = event.split(", ")[0], event.endswith("watched")
+    c = ctx(event, escalation=ESCALATION, message="internal detail", watch_seconds=60 if watched else 0)
     body = notify.statuspage_incident(c, ["cmp1", "cmp2"], (states or {}).get(event), create)
     incident = body["incident"]
     assert incident["status"] == status
@@ -115,6 +126,10 @@ def test_statuspage_bodies():
     }  # fmt: skip
     body = notify.statuspage_incident(ctx("shutdown"))["incident"]["body"]
     assert body == "shop is offline for emergency maintenance."
+    body = notify.statuspage_incident(ctx("stable"))["incident"]["body"]
+    assert body == "shop has worked normally since the fix, and this incident is resolved."
+    with pytest.raises(ValueError, match="watch_seconds must be a number"):
+        ctx("completed", watch_seconds="soon")
     body = notify.statuspage_incident(ctx("failed", public_message="Working on it."))["incident"]["body"]
     assert body == "Working on it."
     with pytest.raises(ValueError, match="component status"):
@@ -129,6 +144,8 @@ def test_statuspage_bodies():
         ("escalation", {"escalation": {"level": 2, "name": "DevOps lead"}}, "trigger", "error"),
         ("escalation", {"escalation": ESCALATION}, "trigger", "critical"),
         ("completed", {}, "resolve", None),
+        ("completed", {"watch_seconds": 900}, "resolve", None),
+        ("stable", {}, "resolve", None),
     ],
 )
 def test_pagerduty_event(event, extra, action, severity):

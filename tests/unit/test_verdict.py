@@ -93,6 +93,11 @@ def test_the_stability_watch(result, expected):
     assert checks(stability=dict(WATCH, result=result))["stability"] == expected
 
 
+def test_a_watch_left_for_after_the_completion_is_said_so_and_judges_nothing_yet():
+    found = checks(stability=dict(WATCH, result=None, later=True))
+    assert found["stability"] == (True, "watched for 900 s once the team is told the rollback is complete")
+
+
 def test_figures_the_app_does_not_publish_are_said_not_measured_and_judge_nothing():
     # A stack with health alone: no error-rate or response-time source set, so nothing was read from them.
     found = checks(metrics=dict(METRICS, error_rate_url="", p95_url="", error_rate={"skipped": True},
