@@ -62,6 +62,15 @@ class ActionModule(ActionBase):
             # ansible-playbook, the run the update process belongs to.
             progress.stop(os.getppid(), notify.incident_id(params["incident"]),
                           wait=3 * float(params["timeout"]) + progress.STOP_GRACE)  # fmt: skip
+        # A level this run's progress process escalated to while the rollback ran: not escalated to a second time.
+        escalated_meanwhile = progress.reached_level(os.getppid(), notify.incident_id(params["incident"]))
+        if escalated_meanwhile > 1:
+            try:
+                before = int(float(params["escalated_level"] or 1))
+            except (TypeError, ValueError):
+                before = 1  # the plan reports the bad value
+            else:
+                params["escalated_level"] = max(before, escalated_meanwhile)
         try:
             incident = notify.incident_id(params["incident"])
             on = notify_plan.configured(params, params["channels"])
@@ -111,9 +120,9 @@ class ActionModule(ActionBase):
                 entry["at"] = answer["at"]
                 out["notifications"].append(entry)
         out["changed"] = any(entry["ok"] for entry in out["notifications"])
+        reached = max(notify_plan.reached_level(planned, out["notifications"]), escalated_meanwhile)
         if event == "started":
-            out["progress"] = self._start_progress(params, planned, now, statuspage_id, tls)
-        reached = notify_plan.reached_level(planned, out["notifications"])
+            out["progress"] = self._start_progress(params, planned, now, statuspage_id, tls, reached)
         out["escalated_level"] = max(int(float(params["escalated_level"] or 1)), reached)
         made_dir = made_dir or self._mkdir(state_dir)
         record = notify_plan.state_record(planned, event, now, reached)
@@ -122,8 +131,9 @@ class ActionModule(ActionBase):
         return out
 
     @staticmethod
-    def _start_progress(params, planned, now, statuspage_id, tls):
-        """Start the progress updates of a rollback that started: every progress_minutes, until its end."""
+    def _start_progress(params, planned, now, statuspage_id, tls, reached):
+        """Start the progress updates of a rollback that started: every progress_minutes, until its end; the process
+        also escalates when the downtime passes a level's limit meanwhile (``reached``: the level reached so far)."""
         try:
             minutes = float(params.get("progress_minutes") or 0)
         except (TypeError, ValueError):
@@ -145,6 +155,16 @@ class ActionModule(ActionBase):
             "statuspage_id": statuspage_id,
             "tls": tls,
             "timeout": params["timeout"],
+            "escalation": {
+                "incident_started_epoch": planned["clock"]["started_epoch"],
+                "max_downtime_minutes": params.get("max_downtime_minutes") or None,
+                "levels": params.get("escalation_levels") or [],
+                "reached": max(reached, planned["clock"]["escalated_level"],
+                               int(float(params.get("escalated_level") or 1))),
+                # An escalation may page: every configured channel, PagerDuty included.
+                "channels": list(planned["configured"]),
+                "settings": {c: params[c] for c in planned["configured"]},
+            },
         }
         try:
             started = progress.start(os.getppid(), settings)

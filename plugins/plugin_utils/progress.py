@@ -17,8 +17,14 @@ they run. So the update is sent by a small process of its own on the controller,
 
 The run directory is ``<temp dir>/runbook-rollback-progress-<pid of ansible-playbook>``: per run, on the
 controller, private to the user (0700, refused when it is anyone else's). The process removes its own markers when
-it ends; the timeline callback removes the directory when the playbook ends. An update escalates nothing and
-keeps nothing on the target: the next event the run tells does that.
+it ends; the timeline callback removes the directory when the playbook ends.
+
+While it runs, it also escalates when the service has been down too long (the runbook's levels by downtime: past the
+decision matrix's maximum downtime for the incident's priority, level 2; past an hour, 3; past four hours, 4), at
+the moment that happens rather than at the run's next event: to the level's channels (PagerDuty included) and
+contacts, once per level. The level reached is kept in ``<run dir>/<incident>.level`` (``reached_level()``); the
+next event the run tells reads it, escalates no second time to it, and keeps it in the incident's state on the
+target.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.runbook.rollback.plugins.module_utils import notify
+from ansible_collections.runbook.rollback.plugins.module_utils import escalation, notify
 from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import request
 from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_plan, report_budget
 
@@ -245,6 +251,53 @@ def stop(playbook_pid, incident, wait=None):
     return True
 
 
+def reached_level(playbook_pid, incident):
+    """The level this run's update process escalated ``incident`` to (1 when it escalated nothing)."""
+    try:
+        with open(_marker(run_dir(playbook_pid), incident, "level"), encoding="utf-8") as handle:
+            level = int(handle.read().strip() or 1)
+    except (OSError, ValueError):
+        return 1
+    return level if level in escalation.LEVEL_NAMES else 1
+
+
+def due_escalation(settings, now, reached):
+    """The escalation the downtime calls for at ``now`` when it is above ``reached``, as the level's entry with its
+    reasons (``{level, name, contacts, channels, reasons}``); else None.
+
+    ``settings["escalation"]``: incident_started_epoch (when the incident began: its downtime runs from then),
+    max_downtime_minutes (the decision matrix's, or None) and levels (rollback_escalation_levels)."""
+    esc = settings.get("escalation") or {}
+    if not esc.get("incident_started_epoch"):
+        return None
+    level = escalation.escalation(downtime_seconds=max(0.0, now - float(esc["incident_started_epoch"])),
+                                  max_downtime_minutes=esc.get("max_downtime_minutes"))  # fmt: skip
+    if level["level"] <= reached:
+        return None
+    entry = escalation.escalation_level_entry(esc.get("levels") or [], level["level"])
+    entry["reasons"] = level["reasons"]
+    return entry
+
+
+def _escalate(settings, now, entry):
+    """Send ``entry``'s escalation to its channels; True when one of them took it."""
+    esc = settings.get("escalation") or {}
+    raw = dict(settings["context"], event="escalation", now_epoch=now, escalation=entry)
+    ctx = notify.context(raw)
+    configured = esc.get("channels") or []
+    on = [c for c in configured if c in entry["channels"]] if entry["channels"] else list(configured)
+    if not settings.get("statuspage_id"):
+        on = [c for c in on if c != "statuspage"]
+    calls = notify_plan.calls(ctx, on, esc.get("settings") or {}, settings.get("component_states") or {},
+                              settings.get("statuspage_id") or "")  # fmt: skip
+    taken = False
+    for call in calls:
+        answer = request(call["method"], call["url"], call["body"], call["headers"],
+                         timeout=float(settings.get("timeout") or 5), tls=settings.get("tls") or {})  # fmt: skip
+        taken = taken or answer.get("status") in call["ok"]
+    return taken
+
+
 def _send(settings, ctx, stopping=lambda: False):
     on = [c for c in settings.get("channels") or [] if c in CHANNELS]
     if not settings.get("statuspage_id"):
@@ -265,9 +318,21 @@ def serve(settings, clock=time.time, sleep=time.sleep):
     running, stopping = _marker(directory, incident, "running"), _marker(directory, incident, "stop")
     interval = max(float(settings["interval"]), 1.0)
     due = float(settings["started_epoch"]) + interval
+    reached = int((settings.get("escalation") or {}).get("reached") or 1)
+    # An escalation no channel took is tried again an interval later, not at every turn.
+    escalate_from = 0.0
     try:
         while not os.path.exists(stopping) and _alive(int(settings["playbook_pid"])):
             now = clock()
+            with contextlib.suppress(Exception):
+                entry = due_escalation(settings, now, reached) if now >= escalate_from else None
+                if entry and not os.path.exists(stopping):
+                    if _escalate(settings, now, entry):
+                        reached = entry["level"]
+                        with open(_marker(directory, incident, "level"), "w", encoding="utf-8") as handle:
+                            handle.write("%d\n" % reached)
+                    else:
+                        escalate_from = now + interval
             if now < due:
                 sleep(min(0.5, due - now))
                 continue

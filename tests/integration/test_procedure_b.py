@@ -22,6 +22,7 @@ from receiver import (
     by_channel,
     incident_of,
     notifying,
+    slack_texts,
 )
 from reports import assert_report
 
@@ -186,9 +187,25 @@ def test_procedure_b_plan_names_the_backup_and_changes_nothing(broken, stack):
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
     postgres_before = stack.containers()["postgres"]
     with notifying(stack) as receiver:
-        run = stack.playbook("procedure_b", incident="inc-b")
+        # A maximum downtime of 15 s, as a matrix's would be of minutes: the restore runs past it.
+        run = stack.playbook("procedure_b", incident="inc-b", notify_max_downtime_minutes=0.25)
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
+    # While the restore ran, the downtime passed the maximum: level 2 was told then, by the progress process (the
+    # team heard of it before the rollback's end), once, to every channel, PagerDuty included.
+    texts = slack_texts(sent)
+    (escalated,) = [t for t in texts if "ESCALATION" in t]
+    assert texts.index(escalated) == 1 and "ROLLBACK COMPLETE" in texts[-1], texts
+    assert f"ESCALATION on {stack.project} to level 2 (DevOps lead): the interruption (0m) passed the maximum " \
+           "downtime of 0.25 min the decision matrix allows" in escalated  # fmt: skip
+    assert [p["json"]["event_action"] for p in sent["pagerduty"]] == ["trigger", "resolve"]
+    # The incident's state keeps the level, so that a later run does not escalate to it again.
+    kept = json.loads(stack.read(stack.state_dir / "incidents" / "inc-b" / "notify.json"))
+    assert kept["escalated_level"] == 2, kept
+    sent = {channel: [m for m in got if (m["json"] or {}).get("event") != "escalation"
+                      and "ESCALATION" not in json.dumps(m["json"], ensure_ascii=False)
+                      and (m["json"] or {}).get("event_action") != "trigger"]
+            for channel, got in sent.items()}  # fmt: skip
     # The team was told: in progress (ETA from B's 20 minutes, the lead), then complete on v1.2.3.
     assert_started(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0", minutes=20)
     assert_completed(sent, stack.project, "B", "v1.2.3", from_version="v1.3.0")

@@ -172,3 +172,34 @@ def test_a_marker_left_by_a_process_that_is_gone_does_not_stop_new_updates(recor
     assert progress.start(pid, settings_for(recorder, incident="INC-S", interval=30))
     assert progress.stop(pid, "INC-S")
     progress.forget_run(pid)
+
+
+def test_the_process_escalates_once_when_the_downtime_passes_the_matrix_maximum(recorder, tmpdir_for_runs):
+    pid = os.getpid()
+    settings = settings_for(recorder, incident="INC-E", interval=30)
+    # The incident began 58 s ago; the matrix allows 1 min of downtime: passed within about 2 s.
+    settings["escalation"] = {
+        "incident_started_epoch": time.time() - 58, "max_downtime_minutes": 1, "reached": 1,
+        "levels": [{"level": 2, "name": "DevOps lead", "contacts": ["@lead"], "channels": ["slack", "pagerduty"]}],
+        "channels": ["slack", "pagerduty", "webhook"],
+        "settings": dict(settings["settings"], pagerduty={"routing_key": "rk-1", "events_url": recorder.base + "/pd"}),
+    }  # fmt: skip
+    assert progress.due_escalation(settings, time.time(), 1) is None, "not passed yet"
+    assert progress.start(pid, settings)
+    wait_for(lambda: progress.reached_level(pid, "INC-E") == 2)
+    time.sleep(1.5)  # a second escalation to the same level would have come by now
+    assert progress.stop(pid, "INC-E")
+    sent = [(path, body) for _at, path, body in recorder.got]
+    # The level's channels only (Slack and PagerDuty, not the webhook), once each; no progress update was due yet.
+    assert [path.split("/")[1] for path, _body in sent] in (["slack", "pd"], ["pd", "slack"]), sent
+    slack = next(body for path, body in sent if path.startswith("/slack"))
+    assert slack["text"].startswith("⚠️ ESCALATION on shop to level 2 (DevOps lead): the interruption (1m) passed the "
+                                    "maximum downtime of 1 min the decision matrix allows"), slack["text"]  # fmt: skip
+    page = next(body for path, body in sent if path == "/pd")
+    assert (page["event_action"], page["routing_key"], page["payload"]["custom_details"]["contacts"]) == (
+        "trigger", "rk-1", ["@lead"])  # fmt: skip
+    # Kept for the run's next event, which escalates no second time to it.
+    assert progress.reached_level(pid, "INC-E") == 2
+    assert progress.due_escalation(settings, time.time(), 2) is None
+    progress.forget_run(pid)
+    assert progress.reached_level(pid, "INC-E") == 1
