@@ -382,3 +382,69 @@ def with_down_times(services, containers):
 
 def _or_zero(value):
     return -1 if value is None else value
+
+
+# --- Side by side: a service's new container beside its old one -----------------------------------------------
+# A dry run's line for a container it would recreate: "DRY-RUN MODE -  Container app-api-1  Recreate".
+_DRY_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreated?\s*$")
+
+
+def dry_run_recreated(stderr):
+    """The containers `docker compose up --dry-run` would recreate (their names), in order, once each."""
+    found = []
+    for line in (stderr or "").splitlines():
+        m = _DRY_RECREATE.search(line)
+        if m and m.group(1) not in found:
+            found.append(m.group(1))
+    return found
+
+
+def _why_not_twice(spec):
+    """Why a service's configuration forbids a second container beside the first, or "" when nothing does."""
+    published = sorted({str(p.get("published")) for p in spec.get("ports") or []
+                        if isinstance(p, dict) and p.get("published") not in (None, "", 0, "0")})  # fmt: skip
+    if published:
+        return "publishes port%s %s on the host" % ("s" if len(published) > 1 else "", ", ".join(published))
+    if spec.get("container_name"):
+        return "has a fixed container name (%s)" % spec["container_name"]
+    if str(spec.get("network_mode") or "").startswith(("host", "container:", "service:")):
+        return "shares a network namespace (network_mode %s)" % spec["network_mode"]
+    for mount in spec.get("volumes") or []:
+        if isinstance(mount, dict) and mount.get("type") in ("volume", "bind") and not mount.get("read_only"):
+            what = "volume %s" % mount.get("source") if mount.get("type") == "volume" and mount.get("source") \
+                else "%s mount %s" % (mount.get("type"), mount.get("target") or "")  # fmt: skip
+            return "writes to %s (state of its own)" % what
+    return ""
+
+
+def side_by_side_plan(config, ps_list, recreate, services, singletons=()):
+    """How each of ``services`` that a restart recreates is replaced: side by side (its new container started
+    beside the running one, which goes once the new one is healthy) or the plain way (stopped, then recreated),
+    and why.
+
+    ``config``: the project's ``docker compose config --format json`` (a dict); ``ps_list``: its containers
+    (``compose ps --all --format json``); ``recreate``: the containers a dry run would recreate
+    (dry_run_recreated); ``singletons``: the services that must never run twice at once.
+
+    Returns ``{"side_by_side": {service: old container}, "plain": {service: why}}``; a service the restart leaves
+    as it is, or only starts, is in neither.
+    """
+    specs = (config or {}).get("services") or {}
+    containers = _containers(ps_list)
+    recreate = set(recreate or [])
+    plan = {"side_by_side": {}, "plain": {}}
+    for svc in _service_names(services):
+        mine = [c for c in containers if c.get("service") == svc]
+        if not any(c.get("name") in recreate for c in mine):
+            continue
+        why = "never runs twice at once (rollback_singletons)" if svc in set(singletons or []) else ""
+        why = why or _why_not_twice(specs.get(svc) or {})
+        if not why and len(mine) != 1:
+            why = "runs %d containers" % len(mine)
+        if not why and container_problem(svc, mine[0]):
+            why = "its container is not serving (%s)" % container_problem(svc, mine[0]).split(": ", 1)[1]
+        if why:
+            plan["plain"][svc] = why
+        else:
+            plan["side_by_side"][svc] = mine[0]["name"]
+    return plan

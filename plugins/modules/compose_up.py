@@ -20,6 +20,16 @@ description:
     unhealthy, restarting, no container) and the end of Compose's error.
   - One C(docker compose) call per stage (and one C(ps) when it fails), where M(community.docker.docker_compose_v2)
     makes five; the staged restart runs it once per stage of every rollback.
+  - With O(replace=side_by_side), a service that is to be recreated and may run twice is replaced without a gap:
+    its new container is started beside the running one (C(--scale <service>=2 --no-recreate)) and waited on
+    until healthy; only then is the old one stopped, with its own grace period (the service's
+    C(stop_grace_period)), and removed. A service that must not run twice is replaced the plain way, and
+    RV(replaced) says why: it is in O(singletons), publishes a port on the host, has a fixed container name,
+    shares a network namespace, writes to a volume or bind mount, or does not run as one serving container.
+    When a new container does not become healthy, it is removed and the old one, never stopped, goes on serving.
+  - Side by side, requests reach both containers while they run together (Docker's DNS answers the service's
+    name with both); the old one leaves the rotation when it stops listening. The service should stop accepting
+    connections on its stop signal and finish the requests it has, as most servers do.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -58,6 +68,20 @@ options:
     description: The stack's name in messages (the inventory's project name); by default the C(--project-name)
       of O(compose_argv), else C(the project).
     type: str
+  replace:
+    description:
+      - How a container that is to be recreated is replaced. C(plain) is Compose's own (stop, then start the new
+        one); C(side_by_side) starts the new one beside it first, for the services that may run twice. Check mode
+        plans the plain way.
+    type: str
+    choices: [plain, side_by_side]
+    default: plain
+  singletons:
+    description: Services that must never run twice at once (a consumer that is not safe to double, a singleton
+      worker); O(replace=side_by_side) replaces them the plain way.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -86,6 +110,25 @@ actions:
     status:
       description: The last change seen, for example C(Recreated) or C(Started).
       type: str
+replaced:
+  description: How each service that was to be recreated was replaced; C(plain) with why it could not be
+    replaced side by side (empty with O(replace=plain)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The service.
+      type: str
+    how:
+      description: C(side_by_side) or C(plain).
+      type: str
+    why:
+      description: Why not side by side (C(plain) only).
+      type: str
+    old:
+      description: The container that served until its replacement was healthy (C(side_by_side) only).
+      type: str
 shut_down:
   description: Whether it failed because O(shutdown_mark) exists (before it started anything, or once Procedure D
     stopped the stage's containers while it waited on them).
@@ -98,6 +141,7 @@ problems:
   elements: str
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -107,7 +151,10 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     ComposeRunError,
     compose_error,
     compose_run,
+    dry_run_recreated,
+    parse_ps,
     problems,
+    side_by_side_plan,
     up_actions,
 )
 
@@ -132,6 +179,8 @@ def main():
             remove_orphans=dict(type="bool", default=False),
             shutdown_mark=dict(type="path"),
             stack=dict(type="str"),
+            replace=dict(type="str", choices=["plain", "side_by_side"], default="plain"),
+            singletons=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -149,6 +198,14 @@ def main():
             )  # fmt: skip
 
     shut_down()
+    actions, replaced = [], []
+    if p["replace"] == "side_by_side" and not module.check_mode:
+        plan = plan_side_by_side(p)
+        replaced = [{"service": svc, "how": "plain", "why": why} for svc, why in plan["plain"].items()]
+        if plan["side_by_side"]:
+            actions = side_by_side(module, p, plan["side_by_side"], shut_down, replaced)
+    # Every service of the stage the plain way: what is left to recreate or start, and a wait on all of them (the
+    # services replaced side by side are up to date by now: nothing is done to them).
     args = [
         "up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never",
         "--wait", "--wait-timeout", str(p["wait_timeout"]), "--timeout", str(p["stop_timeout"]),
@@ -162,9 +219,9 @@ def main():
         up = compose_run(p["compose_argv"], p["compose_env"], args, timeout=p["wait_timeout"] + 120)
     except ComposeRunError as exc:
         module.fail_json(msg=str(exc), actions=[], problems=[])
-    actions = up_actions(up.stderr)
+    actions = actions + up_actions(up.stderr)
     if up.returncode == 0:
-        module.exit_json(changed=bool(actions), actions=actions)
+        module.exit_json(changed=bool(actions), actions=actions, replaced=replaced)
     found = []
     try:
         ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
@@ -180,7 +237,92 @@ def main():
     shut_down(actions, found)
     error = compose_error(up.stderr) or "exit %d" % up.returncode
     module.fail_json(msg="; compose: ".join(part for part in (", ".join(found), error[:300]) if part),
-                     changed=bool(actions), actions=actions, problems=found)  # fmt: skip
+                     changed=bool(actions), actions=actions, problems=found, replaced=replaced)  # fmt: skip
+
+
+def plan_side_by_side(p):
+    """Which of the stage's services to replace side by side (side_by_side_plan); none when the project cannot be
+    read (its plain `up` then says what is wrong)."""
+    none = {"side_by_side": {}, "plain": {}}
+    try:
+        dry = compose_run(p["compose_argv"], p["compose_env"], ["up", "--dry-run", "--detach", "--no-deps",
+                                                                "--no-build", "--pull", "never", "--"] + p["services"])
+        config = compose_run(p["compose_argv"], p["compose_env"], ["config", "--format", "json"])
+        ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
+    except ComposeRunError:
+        return none
+    if dry.returncode != 0 or config.returncode != 0 or ps.returncode != 0:
+        return none
+    try:
+        plan = side_by_side_plan(json.loads(config.stdout), parse_ps(ps.stdout), dry_run_recreated(dry.stderr),
+                                 p["services"], p["singletons"])  # fmt: skip
+    except ValueError:
+        return none
+    # A volume the image declares (no compose line names it) is state too: its container is replaced the plain way.
+    for svc, old in list(plan["side_by_side"].items()):
+        try:
+            mounts = _docker(p, "inspect", "--format", "{{json .Mounts}}", old)
+            if mounts.returncode != 0:
+                raise ValueError(mounts.stderr)
+            written = [str(m.get("Name") or m.get("Destination")) for m in json.loads(mounts.stdout or "[]") or []
+                       if m.get("Type") == "volume" and m.get("RW")]  # fmt: skip
+            why = "writes to volume %s (state of its own)" % ", ".join(written)[:80] if written else ""
+        except (ComposeRunError, ValueError, AttributeError):
+            why = "its container's mounts could not be read"
+        if why:
+            del plan["side_by_side"][svc]
+            plan["plain"][svc] = why
+    return plan
+
+
+def _docker(p, *args):
+    """One command of the engine the project is on (its environment: DOCKER_HOST and the like)."""
+    return compose_run(["docker"], p["compose_env"], list(args), timeout=p["wait_timeout"] + 120, label="docker")
+
+
+def side_by_side(module, p, old_of, shut_down, replaced):
+    """Start each service's new container beside its old one, wait until they are healthy, then stop (with its
+    own grace period) and remove each old one. On failure the new containers go and the old ones serve on."""
+    args = ["up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never", "--no-recreate",
+            "--wait", "--wait-timeout", str(p["wait_timeout"])]  # fmt: skip
+    for svc in old_of:
+        args += ["--scale", "%s=2" % svc]
+    args += ["--"] + list(old_of)
+    try:
+        up = compose_run(p["compose_argv"], p["compose_env"], args, timeout=p["wait_timeout"] + 120)
+        ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
+        containers = parse_ps(ps.stdout) if ps.returncode == 0 else []
+    except (ComposeRunError, ValueError) as exc:
+        module.fail_json(msg=str(exc), actions=[], problems=[], replaced=replaced)
+    actions = up_actions(up.stderr)
+    new_of = {svc: [c["name"] for c in containers if c["service"] == svc and c["name"] != old]
+              for svc, old in old_of.items()}  # fmt: skip
+    if up.returncode != 0:
+        found = problems([c for c in containers if c["name"] not in old_of.values()], list(old_of))
+        for names in new_of.values():
+            for name in names:
+                _docker(p, "rm", "--force", name)
+        shut_down(actions, found)
+        error = compose_error(up.stderr) or "exit %d" % up.returncode
+        module.fail_json(
+            msg="; ".join(part for part in (
+                ", ".join(found),
+                "the new container%s removed; %s, never stopped, serve%s on" % (
+                    "s" if len(old_of) > 1 else "", ", ".join(old_of.values()), "" if len(old_of) > 1 else "s"),
+                "compose: " + error[:300]) if part),
+            changed=True, actions=actions, problems=found, replaced=replaced,
+        )  # fmt: skip
+    for svc, old in old_of.items():
+        # Without -t: the container's own stop timeout, the service's stop_grace_period.
+        stopped = _docker(p, "stop", old)
+        removed = _docker(p, "rm", old) if stopped.returncode == 0 else stopped
+        if removed.returncode != 0:
+            module.fail_json(msg="%s: its new container %s is healthy, but the old one %s could not be removed: %s"
+                             % (svc, ", ".join(new_of[svc]), old, " ".join(removed.stderr.split())[:300]),
+                             changed=True, actions=actions, problems=[], replaced=replaced)  # fmt: skip
+        actions.append({"what": "container", "id": old, "status": "Removed"})
+        replaced.append({"service": svc, "how": "side_by_side", "old": old})
+    return actions
 
 
 if __name__ == "__main__":

@@ -322,6 +322,21 @@ def _timeline_svg(report) -> str:
 # --- error rate and p95 around the rollback ----------------------------------------------------
 
 
+def _segments(points):
+    """``points`` ((time, value), in time order) split where no sample was taken: at a pause longer than three times
+    their usual interval (the median), a second at least. A line is drawn within a segment, never across a pause."""
+    if len(points) < 3:
+        return [points] if points else []
+    steps = sorted(b[0] - a[0] for a, b in zip(points, points[1:]))
+    limit = max(3 * steps[len(steps) // 2], 1.0)
+    segments = [[points[0]]]
+    for previous, current in zip(points, points[1:]):
+        if current[0] - previous[0] > limit:
+            segments.append([])
+        segments[-1].append(current)
+    return segments
+
+
 def _metrics_svg(metrics) -> str:
     samples = [_dict(s) for s in _list(metrics.get("samples"))]
     samples = [s for s in samples if _num(s.get("ts")) is not None]
@@ -387,8 +402,10 @@ def _metrics_svg(metrics) -> str:
         out.append('<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>' % (x0, top, x0, bottom))
         out.append('<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>' % (x0, bottom, x0 + plot_w, bottom))
         if points:
-            coords = " ".join("%s,%s" % (_fmt(x_of(t)), _fmt(y_of(v))) for t, v in points)
-            out.append('<polyline class="%s" points="%s"/>' % (css, coords))
+            # No line where there is no sample (the rollback itself, between the assessment and the watch).
+            for segment in _segments(points):
+                coords = " ".join("%s,%s" % (_fmt(x_of(t)), _fmt(y_of(v))) for t, v in segment)
+                out.append('<polyline class="%s" points="%s"/>' % (css, coords))
             for t, v in points:
                 out.append(
                     '<circle class="%s" cx="%s" cy="%s" r="2.5"><title>%s: %s%s</title></circle>'

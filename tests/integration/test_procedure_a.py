@@ -115,15 +115,43 @@ def hooks(directory: Path) -> dict:
     return hooks
 
 
+def container_events(project: str, since: float, until: float) -> list[tuple[str, str, str]]:
+    """(service, container name, action) of the project's containers, in the engine's order, from its event log."""
+    events = docker.from_env().events(since=int(since), until=int(until) + 1, decode=True,
+                                      filters={"type": "container", "label": f"com.docker.compose.project={project}"})
+    return [(e["Actor"]["Attributes"].get("com.docker.compose.service", ""), e["Actor"]["Attributes"].get("name", ""),
+             e["Action"]) for e in events]  # fmt: skip
+
+
+def assert_side_by_side(events, service: str) -> None:
+    """The new container started and was healthy before the old one was stopped (told to), and the old one went."""
+    mine = [(name, action) for svc, name, action in events if svc == service]
+    names = set(name for name, _action in mine)
+    started = {name for name, action in mine if action == "start"}
+    assert len(names) == 2 and len(started) == 1, mine
+    (new,) = started
+    (old,) = names - started
+    order = [(name, action) for name, action in mine
+             if (name, action) in ((new, "start"), (new, "health_status: healthy"), (old, "kill"), (old, "destroy"))]
+    assert order == [(new, "start"), (new, "health_status: healthy"), (old, "kill"), (old, "destroy")], mine
+
+
+def assert_plain(events, service: str) -> None:
+    """The old container stopped before the new one started: a gap."""
+    mine = [(name, action) for svc, name, action in events if svc == service and action in ("die", "start")]
+    assert [action for _name, action in mine] == ["die", "start"], mine
+
+
 def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path):
     before = stack.containers()
     flag = tmp_path / "drained"
+    began = time.time()
     with notifying(stack) as receiver:
         # Progress updates every 3 s instead of 15 min, the reason said with the start, and a watch of 3 s.
         run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
                              drain_flag=str(flag), rollback_notify_progress_minutes=0.05,
                              reason="checkout answers 502", verify_stability_seconds=3,
-                             verify_stability_interval=1)  # fmt: skip
+                             verify_stability_interval=1, rollback_singletons=["email-worker"])  # fmt: skip
         sent, updates = split_progress(by_channel(receiver.take()))
         # The updates stopped before the end was told, and their process is gone with the playbook.
         assert progress_processes(stack.root) == []
@@ -148,6 +176,15 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     for service in DATA_SERVICES:
         assert after[service] == before[service], f"{service} was restarted"
     assert after["chat-service"] != before["chat-service"]
+    # The services that may run twice were replaced side by side; the singleton and the gateway, which publishes
+    # the port users reach, the plain way, and the run said why.
+    events = container_events(stack.project, began, time.time())
+    for service in ("auth-service", "chat-service", "billing-service", "analytics-service", "frontend"):
+        assert_side_by_side(events, service)
+    for service in ("email-worker", "api-gateway"):
+        assert_plain(events, service)
+    assert "email-worker (never runs twice at once (rollback_singletons))" in run.output
+    assert f"api-gateway (publishes port {stack.port} on the host)" in run.output
     last = stack.history()[-1]
     assert (last["version"], last["action"], last["result"], last["from_version"]) == (
         "v1.2.3",

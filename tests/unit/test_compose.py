@@ -403,3 +403,54 @@ def test_a_service_is_down_as_long_as_its_container_has_been():
     assert [(s["name"], s["healthy"], s["down_seconds"]) for s in got] == [
         ("api", False, 420.5), ("worker", True, 0), ("replicated", True, 0), ("web", False, 30)]  # fmt: skip
     assert sampled[0]["down_seconds"] == 12, "the input is left as it was"
+
+
+DRY_RUN = """\
+ DRY-RUN MODE -  Container shop-api-1  Recreate
+ DRY-RUN MODE -  Container shop-api-1  Recreated
+ DRY-RUN MODE -  Container 9b401427c84e_shop-api-1  Starting
+ DRY-RUN MODE -  Container shop-web-1  Running
+ DRY-RUN MODE -  Container shop-worker-1  Recreate
+ DRY-RUN MODE -  Container shop-api-1  Healthy
+"""
+
+
+def test_a_dry_run_names_the_containers_it_would_recreate():
+    assert compose.dry_run_recreated(DRY_RUN) == ["shop-api-1", "shop-worker-1"]
+    assert compose.dry_run_recreated("") == []
+
+
+def _ps(service, name, state="running", health="healthy"):
+    return {"service": service, "name": name, "state": state, "health": health}
+
+
+def test_side_by_side_only_where_a_second_container_is_harmless():
+    config = {"services": {
+        "api": {"image": "shop/api:v2"},
+        "web": {"ports": [{"target": 8080, "published": "18080", "host_ip": "127.0.0.1"}]},
+        "named": {"container_name": "shop-named"},
+        "db": {"volumes": [{"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql/data"}]},
+        "conf": {"volumes": [{"type": "bind", "source": "/etc/shop", "target": "/conf", "read_only": True}]},
+        "worker": {}, "sick": {}, "twice": {}, "same": {}, "hostnet": {"network_mode": "host"},
+        "internal": {"ports": [{"target": 9000}]},
+    }}  # fmt: skip
+    running = [_ps("api", "shop-api-1"), _ps("web", "shop-web-1"), _ps("named", "shop-named"), _ps("db", "shop-db-1"),
+               _ps("conf", "shop-conf-1"), _ps("worker", "shop-worker-1"),
+               _ps("sick", "shop-sick-1", health="unhealthy"),
+               _ps("twice", "shop-twice-1"), _ps("twice", "shop-twice-2"), _ps("same", "shop-same-1"),
+               _ps("hostnet", "shop-hostnet-1"), _ps("internal", "shop-internal-1")]  # fmt: skip
+    recreate = [c["name"] for c in running if c["service"] != "same"]
+    services = list(config["services"])
+    plan = compose.side_by_side_plan(config, running, recreate, services, singletons=["worker"])
+    assert plan["side_by_side"] == {"api": "shop-api-1", "conf": "shop-conf-1", "internal": "shop-internal-1"}
+    assert plan["plain"] == {
+        "web": "publishes port 18080 on the host",
+        "named": "has a fixed container name (shop-named)",
+        "db": "writes to volume pgdata (state of its own)",
+        "worker": "never runs twice at once (rollback_singletons)",
+        "sick": "its container is not serving (unhealthy)",
+        "twice": "runs 2 containers",
+        "hostnet": "shares a network namespace (network_mode host)",
+    }
+    # A service the restart leaves as it is ("same") is in neither; one with no container yet is only started.
+    assert compose.side_by_side_plan(config, [], [], services) == {"side_by_side": {}, "plain": {}}

@@ -404,3 +404,17 @@ def test_steps_without_offsets_follow_each_other():
     by_step = dict(zip(step_groups(render_html(report)), bars(render_html(report)), strict=True))
     assert float(by_step["a"]["x"]) < float(by_step["b"]["x"]) < float(by_step["c"]["x"])
     assert float(by_step["c"]["width"]) == pytest.approx(2 * float(by_step["b"]["width"]), abs=0.02)
+
+
+def test_no_line_is_drawn_where_no_sample_was_taken():
+    """Samples every 15 s, then none for two minutes (the rollback), then again: two lines per series, none across."""
+    report = with_metrics()
+    samples = report["metrics"]["samples"]
+    report["metrics"]["samples"] = samples[:12] + samples[20:]
+    document = render_html(report)
+    lines = [a["points"].split() for t, a in tags(document) if t == "polyline" and a["class"] == "series-error-rate"]
+    assert [len(points) for points in lines] == [11, 16]  # sample 5 has no error rate
+    end_of_first = float(lines[0][-1].split(",")[0])
+    start_of_second = float(lines[1][0].split(",")[0])
+    assert end_of_first < start_of_second
+    assert len([1 for t, a in tags(document) if t == "polyline" and a["class"] == "series-p95"]) == 2

@@ -20,7 +20,10 @@ class HttpError(Exception):
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # On its stop signal the service stops listening, then finishes the requests it has (server_close joins them)
+    # before it exits: a replacement beside it takes the new connections, and no request is cut.
+    daemon_threads = False
+    block_on_close = True
     # The default backlog of 5 refuses connections under the traffic generator's bursts.
     request_queue_size = 128
 
