@@ -117,6 +117,8 @@ def build_report(record, timeline, controller=None):
         "steps": steps,
         "runbook_steps": budget_rows(letter, tsteps),
         "downtime": down,
+        # What users saw, probed while the run went on (None when not probed).
+        "users": record.get("users") or None,
         "decision": None
         if not decision
         else {

@@ -298,3 +298,22 @@ def interruption(letter, steps, run_status, run_ended):
         "ongoing": False,
         "basis": "%s: from the first service stopped to the last stage healthy" % what,
     }
+
+
+def users_text(users):
+    """What users saw, from the probe of the user-facing endpoints (runbook.rollback.user_probe's figures):
+    ``2.3 s (longest gap 1.9 s; 12 of 600 probes unanswered, 3 answered 5xx; probed every 0.25 s at 4 URLs)``."""
+    users = users if isinstance(users, dict) else {}
+    probes = int(users.get("probes") or 0)
+    urls = users.get("urls") or []
+    plural = "" if len(urls) == 1 else "s"
+    how = "probed every %g s at %d URL%s" % (float(users.get("interval") or 0), len(urls), plural)
+    if not probes:
+        return "not measured (the probe made no round)"
+    seconds = float(users.get("without_answer_seconds") or 0)
+    unanswered, errors = int(users.get("unanswered") or 0), int(users.get("answered_5xx") or 0)
+    if not seconds and not unanswered and not errors:
+        return "none: all %d probes answered (%s)" % (probes, how)
+    return "%s%s (longest gap %s; %d of %d probes unanswered, %d answered 5xx; %s)" % (
+        duration_text(seconds), " and counting" if users.get("ongoing") else "",
+        duration_text(float(users.get("longest_gap_seconds") or 0)), unanswered, probes, errors, how)  # fmt: skip

@@ -155,14 +155,19 @@ def checklists(letter, steps, record, started, ended):
         ]
     else:
         stability = checks.get("stability")
-        watched = stability and not str(stability.get("detail", "")).startswith(("skipped", "not watched"))
+        # "watched for N s once the team is told": not watched yet.
+        not_watched = ("skipped", "not watched", "watched for")
+        watched = stability and not str(stability.get("detail", "")).startswith(not_watched)
+        # A watch after the completion (the watch step) leaves the status page "monitoring"; "stable" resolves it.
+        watch_step = "watch" if "watch" in times else "verify"
+        resolving = "stable" if watch_step == "watch" else "completed"
         post = [
-            notified("Status page updated to resolved", "completed", "statuspage"),
+            notified("Status page updated to resolved", resolving, "statuspage"),
             notified("Team notified of completion", "completed"),
             _item(
                 "Monitoring for stability (15 min)",
                 (DONE if stability.get("ok") else FAILED) if watched else OPEN,
-                iso(times["verify"][1]) if watched and "verify" in times else None,
+                iso(times[watch_step][1]) if watched and watch_step in times else None,
                 by="automation" if watched else "human",
                 note=(stability.get("detail", "") + "; keep watching to 15 min")
                 if watched

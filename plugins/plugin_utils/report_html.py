@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime
 import html
+import itertools
 import math
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils.report_budget import (
     duration_text,
     estimate_text,
     parse_iso,
+    users_text,
 )
 
 STATUS_CLASSES = ("ok", "failed", "skipped")
@@ -327,10 +329,10 @@ def _segments(points):
     their usual interval (the median), a second at least. A line is drawn within a segment, never across a pause."""
     if len(points) < 3:
         return [points] if points else []
-    steps = sorted(b[0] - a[0] for a, b in zip(points, points[1:]))
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
     limit = max(3 * steps[len(steps) // 2], 1.0)
     segments = [[points[0]]]
-    for previous, current in zip(points, points[1:]):
+    for previous, current in itertools.pairwise(points):
         if current[0] - previous[0] > limit:
             segments.append([])
         segments[-1].append(current)
@@ -505,7 +507,10 @@ def _summary(report) -> str:
         text += ", still ongoing"
     if downtime.get("basis"):
         text += " \u2014 %s" % downtime.get("basis")
-    rows.append(("Downtime observed", _e(text)))
+    rows.append(("Service interruption", _e(text)))
+    users = _dict(report.get("users"))
+    if users:
+        rows.append(("Users without an answer", _e(users_text(users))))
     decision = report.get("decision")
     if isinstance(decision, dict):
         head = " ".join(str(decision[k]) for k in ("priority", "decision") if decision.get(k))

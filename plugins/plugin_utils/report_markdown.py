@@ -11,6 +11,7 @@ from ansible_collections.runbook.rollback.plugins.plugin_utils.report_budget imp
     duration_text,
     hhmm,
     parse_iso,
+    users_text,
 )
 from ansible_collections.runbook.rollback.plugins.plugin_utils.report_checklists import DONE, FAILED, NA, OPEN
 
@@ -60,12 +61,16 @@ def render_markdown(report):
         ),
         "| Started / ended | %s / %s (%s; budget %s) |"
         % (_md(r["started_at"]), _md(r["ended_at"]), duration_text(r["duration"]), budget_text(r["budget"])),
-        "| Downtime observed | %s%s: %s |"
+        "| Service interruption | %s%s: %s |"
         % (
             duration_text(r["downtime"]["seconds"]),
             " and counting" if r["downtime"]["ongoing"] else "",
             _md(r["downtime"]["basis"]),
         ),
+    ]
+    if r.get("users"):
+        lines.append("| Users without an answer | %s |" % _md(users_text(r["users"])))
+    lines += [
         "",
     ]
     d = r.get("decision")

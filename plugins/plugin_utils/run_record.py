@@ -38,6 +38,9 @@ FIELDS = {
     "verification": ("any", None),
     # Metric samples of the stability watch after the rollback.
     "samples": ("list", []),
+    # What users saw while the procedure ran: the user-facing endpoints probed (runbook.rollback.user_probe's
+    # result: without_answer_seconds, longest_gap_seconds, unanswered, answered_5xx, ...); None when not probed.
+    "users": ("any", None),
     # Each delivery to the team: {channel, event, ok, ...}.
     "notifications": ("list", []),
     # Why the run failed, in one line for the team; empty while it has not.

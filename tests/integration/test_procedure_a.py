@@ -220,6 +220,13 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     # The incident report: the runbook's five steps against their budgets, v1.2.4 -> v1.2.3.
     report = assert_report(stack.state_dir, "inc-a", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))
     assert (report["from_version"], report["to_version"]) == ("v1.2.4", "v1.2.3")
+    # What users saw, probed at the critical endpoints all along: the gaps fall within the interruption the steps
+    # account for (the gateway, which publishes the port, replaced the plain way).
+    users = report["users"]
+    assert users["urls"][0] == f"http://127.0.0.1:{stack.port}/health" and len(users["urls"]) == 4, users
+    assert users["rounds"] > 20 and users["probes"] == 4 * users["rounds"], users
+    assert users["without_answer_seconds"] <= report["downtime"]["seconds"], (users, report["downtime"])
+    assert re.search(r"users (without an answer \d+\.\d s|always answered)", run.output)
     assert "RUNBOOK STEPS AGAINST BUDGET (Procedure A: Code rollback)" in run.output
 
 

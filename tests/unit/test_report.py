@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.runbook.rollback.plugins.plugin_utils import report as rpt
+from ansible_collections.runbook.rollback.plugins.plugin_utils.report_html import render_html
 from ansible_collections.runbook.rollback.tests.unit.report_data import A_STEPS, RECORD, T0, step, timeline
 
 
@@ -229,3 +230,19 @@ def test_markdown_shows_html_links_and_mentions_from_anyone_as_text():
     assert "[click](" not in text and "![i](" not in text
     assert "&lt;img src=x onerror=alert(1)&gt; \\[click\\](javascript:alert(1))" in text
     assert "a &amp; b" in text
+
+
+def test_the_report_names_both_figures_for_what_they_are():
+    users = {"urls": ["http://a/health", "http://b/health"], "interval": 0.25, "rounds": 400, "probes": 800,
+             "unanswered": 9, "answered_5xx": 2, "without_answer_seconds": 2.3, "longest_gap_seconds": 1.9,
+             "gaps": [], "ongoing": False}  # fmt: skip
+    report = rpt.build_report(dict(RECORD, users=users), timeline(*A_STEPS))
+    assert report["users"] == users
+    text = rpt.render_markdown(report)
+    assert "| Service interruption | " in text and "from the first service stopped to the last stage healthy" in text
+    assert ("| Users without an answer | 2.3 s (longest gap 1.9 s; 9 of 800 probes unanswered, 2 answered 5xx; "
+            "probed every 0.25 s at 2 URLs) |") in text  # fmt: skip
+    html = render_html(report)
+    assert "Users without an answer" in html and "9 of 800 probes unanswered" in html
+    # Not probed: no such line, rather than a figure made up.
+    assert "Users without an answer" not in rpt.render_markdown(rpt.build_report(RECORD, timeline(*A_STEPS)))
