@@ -20,14 +20,16 @@ description:
     unhealthy, restarting, no container) and the end of Compose's error.
   - One C(docker compose) call per stage (and one C(ps) when it fails), where M(community.docker.docker_compose_v2)
     makes five; the staged restart runs it once per stage of every rollback.
-  - With O(replace=side_by_side), a service that is to be recreated and may run twice is replaced without a gap:
+  - >-
+    With O(replace=side_by_side), a service that is to be recreated and may run twice is replaced without a gap:
     its new container is started beside the running one (C(--scale <service>=2 --no-recreate)) and waited on
     until healthy; only then is the old one stopped, with its own grace period (the service's
     C(stop_grace_period)), and removed. A service that must not run twice is replaced the plain way, and
     RV(replaced) says why: it is in O(singletons), publishes a port on the host, has a fixed container name,
     shares a network namespace, writes to a volume or bind mount, or does not run as one serving container.
     When a new container does not become healthy, it is removed and the old one, never stopped, goes on serving.
-  - Side by side, requests reach both containers while they run together (Docker's DNS answers the service's
+  - >-
+    Side by side, requests reach both containers while they run together (Docker's DNS answers the service's
     name with both); the old one leaves the rotation when it stops listening. The service should stop accepting
     connections on its stop signal and finish the requests it has, as most servers do.
 author:

@@ -10,11 +10,13 @@ DOCUMENTATION = r"""
 module: user_probe
 short_description: Probe the user-facing endpoints while a procedure runs, and say how long users went unanswered
 description:
-  - Probes every URL of O(urls) once a round, every O(interval) seconds, until O(stop_file) appears or O(max_seconds)
+  - >-
+    Probes every URL of O(urls) once a round, every O(interval) seconds, until O(stop_file) appears or O(max_seconds)
     have passed. A round fails when a URL got no answer (no connection, a timeout) or an answer of 500 or more; a gap
     runs from the first failed round to the next good one. Returns the time users went without an answer, the
     longest gap and the probes unanswered or answered 5xx: what users saw, not when services were stopped.
-  - Light and bounded, to run beside a procedure as an asynchronous task (C(async), C(poll 0)); the procedures
+  - >-
+    Light and bounded, to run beside a procedure as an asynchronous task (C(async), C(poll 0)); the procedures
     start it before they change anything and stop it (O(stop_file)) before their report. It keeps counts and gaps,
     not every probe, and writes its summary to O(out) every few seconds and when it ends.
 author:
@@ -54,8 +56,9 @@ options:
     type: path
   lease_file:
     description:
-      - The lock file of the run the probe belongs to (runbook.rollback.lock's JSON, which names its C(run_id)). Once
-        it has named O(lease_id), the probe stops when it no longer does (removed, or taken over by a later run): a
+      - >-
+        The lock file of the run the probe belongs to (runbook.rollback.lock's JSON, which names its C(run_id)). Once
+        it has named O(lease_id), the probe stops when it no longer does (removed, or taken over by a later run); a
         run killed before it could stop its probe does not leave it probing.
     type: path
   lease_id:
