@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Downtime of Procedure A as users see it: stop_mode=changed (default) against stop_mode=full.
+"""Downtime of Procedure A as users see it: side by side replacement (default), plain replacement and stop_mode=full.
 
 A staging stack of its own is put on the broken release, then rolled back with traffic flowing,
 once per mode and round. Prints figures; asserts nothing. `make bench` runs it.
@@ -32,6 +32,15 @@ from traffic import downtime
 UNREACHABLE = {"connection error", "timeout", 502, 503, 504}
 
 
+# Each mode's extra arguments: the default replaces side by side, "plain" recreates each service in place, "full"
+# stops everything first.
+MODES = {
+    "side_by_side": [],
+    "plain": ["-e", "rollback_replace=plain"],
+    "full": ["-e", "stop_mode=full"],
+}
+
+
 def rollback_with_traffic(stack: Stack, mode: str) -> dict:
     if stack.get("/health")[1].get("version") != "v1.2.4":
         stack.playbook("deploy", version="v1.2.4")  # fails verification, as it should
@@ -43,7 +52,8 @@ def rollback_with_traffic(stack: Stack, mode: str) -> dict:
     )
     time.sleep(2)  # baseline traffic before the rollback starts
     started = time.monotonic()
-    run = stack.playbook("procedure_a", "-e", f"stop_mode={mode}", version="v1.2.3")
+    incident = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
+    run = stack.playbook("procedure_a", *MODES[mode], version="v1.2.3", incident=incident)
     seconds = time.monotonic() - started
     time.sleep(2)  # and after it ends, so that recovery is in the samples
     traffic.send_signal(signal.SIGTERM)
@@ -51,6 +61,8 @@ def rollback_with_traffic(stack: Stack, mode: str) -> dict:
     result = json.loads(out.read_text())
     samples = result["samples"]
     total, longest = downtime([(s["t"], s["status"] in UNREACHABLE) for s in samples])
+    report = stack.state_dir / "incidents" / incident / "report.json"
+    users = (json.loads(report.read_text()).get("users") if report.exists() else None) or {}
     return {
         "mode": mode,
         "rc": run.rc,
@@ -60,6 +72,8 @@ def rollback_with_traffic(stack: Stack, mode: str) -> dict:
         "unreachable_s": total,
         "longest_s": longest,
         "http500": sum(s["status"] == 500 for s in samples),
+        # What the run's own probe saw (the report's "users without an answer").
+        "probe_s": users.get("without_answer_seconds"),
     }
 
 
@@ -76,18 +90,19 @@ def main() -> int:
             print("bench: could not deploy v1.2.3", file=sys.stderr)
             return 1
         for _ in range(args.rounds):
-            for mode in ("changed", "full"):
+            for mode in MODES:
                 rows.append(rollback_with_traffic(stack, mode))
     finally:
         stack.destroy()
         shutil.rmtree(root, ignore_errors=True)
 
     print("\nProcedure A, v1.2.4 -> v1.2.3, traffic at 40 requests/s through the gateway")
-    print(f"{'stop_mode':<10}{'rc':>4}{'procedure':>11}{'requests':>10}{'no answer':>11}"
-          f"{'unreachable':>13}{'longest':>9}{'HTTP 500':>10}")
+    print(f"{'mode':<14}{'rc':>4}{'procedure':>11}{'requests':>10}{'no answer':>11}"
+          f"{'unreachable':>13}{'longest':>9}{'HTTP 500':>10}{'probe saw':>11}")
     for r in rows:
-        print(f"{r['mode']:<10}{r['rc']:>4}{r['procedure_s']:>10.1f}s{r['requests']:>10}{r['unreachable']:>11}"
-              f"{r['unreachable_s']:>12.2f}s{r['longest_s']:>8.2f}s{r['http500']:>10}")
+        probe = f"{r['probe_s']:>10.2f}s" if r["probe_s"] is not None else f"{'-':>11}"
+        print(f"{r['mode']:<14}{r['rc']:>4}{r['procedure_s']:>10.1f}s{r['requests']:>10}{r['unreachable']:>11}"
+              f"{r['unreachable_s']:>12.2f}s{r['longest_s']:>8.2f}s{r['http500']:>10}{probe}")
     return 0
 
 

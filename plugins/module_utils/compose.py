@@ -371,13 +371,24 @@ def with_down_times(services, containers):
     out = []
     for service in services or []:
         mine = [c for c in containers or [] if c.get("service") == service.get("name")]
-        longest = max([c["down_seconds"] for c in mine if c.get("down_seconds") is not None] or [None], key=_or_zero)
+        # A figure that went through a template may come as text ("12.5"): read as a number, or left out.
+        downs = [_seconds_or_none(c.get("down_seconds")) for c in mine]
+        longest = max([d for d in downs if d is not None] or [None], key=_or_zero)
         service = dict(service)
         seen_down = not service.get("healthy", True)
-        if seen_down and longest is not None and longest > float(service.get("down_seconds") or 0):
+        if seen_down and longest is not None and longest > (_seconds_or_none(service.get("down_seconds")) or 0.0):
             service.update(down_seconds=round(longest, 3))
         out.append(service)
     return out
+
+
+def _seconds_or_none(value):
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _or_zero(value):

@@ -403,6 +403,10 @@ def test_a_service_is_down_as_long_as_its_container_has_been():
     assert [(s["name"], s["healthy"], s["down_seconds"]) for s in got] == [
         ("api", False, 420.5), ("worker", True, 0), ("replicated", True, 0), ("web", False, 30)]  # fmt: skip
     assert sampled[0]["down_seconds"] == 12, "the input is left as it was"
+    # Figures that came through a template as text are read as numbers; what is not a number is left out.
+    texts = [{"service": "api", "down_seconds": "420.5"}, {"service": "web", "down_seconds": "soon"}]
+    got = compose.with_down_times([dict(sampled[0], down_seconds="12"), sampled[3]], texts)
+    assert [(s["name"], s["down_seconds"]) for s in got] == [("api", 420.5), ("web", 30)]
 
 
 DRY_RUN = """\
