@@ -412,10 +412,12 @@ def dry_run_recreated(stderr):
 
 def _why_not_twice(spec):
     """Why a service's configuration forbids a second container beside the first, or "" when nothing does."""
-    published = sorted({str(p.get("published")) for p in spec.get("ports") or []
+    # Named by the container's port: the host's often comes from the project's environment, which a module's output
+    # masks (compose_env is no_log).
+    published = sorted({str(p.get("target")) for p in spec.get("ports") or []
                         if isinstance(p, dict) and p.get("published") not in (None, "", 0, "0")})  # fmt: skip
     if published:
-        return "publishes port%s %s on the host" % ("s" if len(published) > 1 else "", ", ".join(published))
+        return "publishes its port%s %s on the host" % ("s" if len(published) > 1 else "", ", ".join(published))
     if spec.get("container_name"):
         return "has a fixed container name (%s)" % spec["container_name"]
     if str(spec.get("network_mode") or "").startswith(("host", "container:", "service:")):

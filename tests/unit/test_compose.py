@@ -448,7 +448,7 @@ def test_side_by_side_only_where_a_second_container_is_harmless():
     plan = compose.side_by_side_plan(config, running, recreate, services, singletons=["worker"])
     assert plan["side_by_side"] == {"api": "shop-api-1", "conf": "shop-conf-1", "internal": "shop-internal-1"}
     assert plan["plain"] == {
-        "web": "publishes port 18080 on the host",
+        "web": "publishes its port 8080 on the host",
         "named": "has a fixed container name (shop-named)",
         "db": "writes to volume pgdata (state of its own)",
         "worker": "never runs twice at once (rollback_singletons)",
