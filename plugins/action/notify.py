@@ -30,7 +30,7 @@ from ansible_collections.runbook.rollback.plugins.plugin_utils import notify_pla
 
 TLS_KEYS = ("validate_certs", "ca_path", "client_cert", "client_key")
 # The events that end a rollback: its progress updates stop before any of them is told.
-END_EVENTS = ("completed", "failed", "shutdown")
+END_EVENTS = ("completed", "stable", "failed", "shutdown")
 
 
 class ActionModule(ActionBase):

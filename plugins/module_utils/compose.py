@@ -422,6 +422,12 @@ def _why_not_twice(spec):
         return "has a fixed container name (%s)" % spec["container_name"]
     if str(spec.get("network_mode") or "").startswith(("host", "container:", "service:")):
         return "shares a network namespace (network_mode %s)" % spec["network_mode"]
+    if spec.get("mac_address"):
+        return "has a fixed MAC address"
+    networks = spec.get("networks") if isinstance(spec.get("networks"), dict) else {}
+    for name, net in networks.items():
+        if isinstance(net, dict) and (net.get("ipv4_address") or net.get("ipv6_address")):
+            return "has a fixed address on network %s" % name
     for mount in spec.get("volumes") or []:
         if isinstance(mount, dict) and mount.get("type") in ("volume", "bind") and not mount.get("read_only"):
             what = "volume %s" % mount.get("source") if mount.get("type") == "volume" and mount.get("source") \
@@ -456,6 +462,9 @@ def side_by_side_plan(config, ps_list, recreate, services, singletons=()):
             why = "runs %d containers" % len(mine)
         if not why and container_problem(svc, mine[0]):
             why = "its container is not serving (%s)" % container_problem(svc, mine[0]).split(": ", 1)[1]
+        if not why and not mine[0].get("health"):
+            # Running is all `up --wait` could wait for: the old one would go before the new one serves.
+            why = "has no healthcheck (nothing says when its new container serves)"
         if why:
             plan["plain"][svc] = why
         else:

@@ -67,8 +67,9 @@ class Tally:
         self.gap_from, self.gap_why = None, set()
 
     def summary(self, ended=None):
-        """``{urls, interval, rounds, probes, unanswered, answered_5xx, without_answer_seconds, longest_gap_seconds,
-        gaps, from, to, ongoing}``: a gap still open at the end counts up to ``ended`` (the last round's time)."""
+        """``{url_count, interval, rounds, probes, unanswered, answered_5xx, without_answer_seconds,
+        longest_gap_seconds, gaps, from, to, ongoing}``: a gap still open at the end counts up to ``ended`` (the last
+        round's time)."""
         gaps = list(self.gaps)
         ongoing = self.gap_from is not None
         if ongoing:
@@ -77,7 +78,8 @@ class Tally:
                          "why": sorted(self.gap_why)})  # fmt: skip
         kept = sorted(gaps, key=lambda g: -g["seconds"])[:KEPT_GAPS]
         return {
-            "urls": self.urls,
+            # How many, not which: the URLs are the inventory's, and the summary goes into the report.
+            "url_count": len(self.urls),
             "interval": self.interval,
             "rounds": self.rounds,
             "probes": self.probes,

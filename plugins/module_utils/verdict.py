@@ -177,7 +177,7 @@ def verify_checks(gathered):
     take them.
     """
     containers = gathered.get("containers") or {}
-    return [
+    checks = [
         containers_check(containers.get("problems") or [], containers.get("count", 0)),
         health_check(gathered.get("health")),
         smoke_check(gathered.get("smoke")),
@@ -187,6 +187,12 @@ def verify_checks(gathered):
         database_check(gathered.get("database")),
         logs_check(gathered.get("logs")),
     ]
+    # A watch left for after the completion never comes when another check failed: say so, not that it will.
+    if any(not c["ok"] for c in checks):
+        for check in checks:
+            if check["name"] == "stability" and check["detail"].startswith("watched for "):
+                check["detail"] = "not watched: an earlier check failed"
+    return checks
 
 
 def verify_verdict(checks):

@@ -23,8 +23,8 @@ description:
   - >-
     With O(replace=side_by_side), a service that is to be recreated and may run twice is replaced without a gap:
     its new container is started beside the running one (C(--scale <service>=2 --no-recreate)) and waited on
-    until healthy; only then is the old one stopped, with its own grace period (the service's
-    C(stop_grace_period)), and removed. A service that must not run twice is replaced the plain way, and
+    until healthy; only then is the old one stopped (O(stop_timeout) between its stop signal and SIGKILL, as the
+    plain way gives it) and removed. A service that must not run twice is replaced the plain way, and
     RV(replaced) says why: it is in O(singletons), publishes a port on the host, has a fixed container name,
     shares a network namespace, writes to a volume or bind mount, or does not run as one serving container.
     When a new container does not become healthy, it is removed and the old one, never stopped, goes on serving.
@@ -208,6 +208,7 @@ def main():
             actions = side_by_side(module, p, plan["side_by_side"], shut_down, replaced)
     # Every service of the stage the plain way: what is left to recreate or start, and a wait on all of them (the
     # services replaced side by side are up to date by now: nothing is done to them).
+    shut_down(actions)
     args = [
         "up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never",
         "--wait", "--wait-timeout", str(p["wait_timeout"]), "--timeout", str(p["stop_timeout"]),
@@ -282,45 +283,78 @@ def _docker(p, *args):
     return compose_run(["docker"], p["compose_env"], list(args), timeout=p["wait_timeout"] + 120, label="docker")
 
 
+def _new_containers(p, old_of):
+    """Each side-by-side service's containers other than its old one: {service: [name, ...]}; None when compose
+    cannot say."""
+    try:
+        ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
+        containers = parse_ps(ps.stdout) if ps.returncode == 0 else None
+    except (ComposeRunError, ValueError):
+        containers = None
+    if containers is None:
+        return None, []
+    new_of = {svc: [c["name"] for c in containers if c["service"] == svc and c["name"] != old]
+              for svc, old in old_of.items()}  # fmt: skip
+    return new_of, containers
+
+
+def _remove(p, names):
+    """Remove these containers at once; the names that could not be removed."""
+    left = []
+    for name in names:
+        try:
+            gone = _docker(p, "rm", "--force", name).returncode == 0
+        except ComposeRunError:
+            gone = False
+        if not gone:
+            left.append(name)
+    return left
+
+
 def side_by_side(module, p, old_of, shut_down, replaced):
-    """Start each service's new container beside its old one, wait until they are healthy, then stop (with its
-    own grace period) and remove each old one. On failure the new containers go and the old ones serve on."""
+    """Start each service's new container beside its old one, wait until they are healthy, then stop each old one
+    (O(stop_timeout) after its stop signal, as the plain way gives it) and remove it. When the new ones do not become
+    healthy they go, and the old ones, never stopped, serve on; the message says what is left if they could not."""
     args = ["up", "--detach", "--no-color", "--no-deps", "--no-build", "--pull", "never", "--no-recreate",
             "--wait", "--wait-timeout", str(p["wait_timeout"])]  # fmt: skip
     for svc in old_of:
         args += ["--scale", "%s=2" % svc]
     args += ["--"] + list(old_of)
+    shut_down()
     try:
         up = compose_run(p["compose_argv"], p["compose_env"], args, timeout=p["wait_timeout"] + 120)
-        ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
-        containers = parse_ps(ps.stdout) if ps.returncode == 0 else []
-    except (ComposeRunError, ValueError) as exc:
-        module.fail_json(msg=str(exc), actions=[], problems=[], replaced=replaced)
-    actions = up_actions(up.stderr)
-    new_of = {svc: [c["name"] for c in containers if c["service"] == svc and c["name"] != old]
-              for svc, old in old_of.items()}  # fmt: skip
-    if up.returncode != 0:
-        found = problems([c for c in containers if c["name"] not in old_of.values()], list(old_of))
-        for names in new_of.values():
-            for name in names:
-                _docker(p, "rm", "--force", name)
+        error = "" if up.returncode == 0 else (compose_error(up.stderr) or "exit %d" % up.returncode)
+        actions = up_actions(up.stderr)
+    except ComposeRunError as exc:
+        error, actions = str(exc), []
+    new_of, containers = _new_containers(p, old_of)
+    if error or new_of is None:
+        fresh = [c for c in containers if c["name"] not in old_of.values()]
+        found = problems(fresh, list(old_of)) if containers else []
+        if new_of is None:
+            outcome = "compose could not list the containers: a new one may run beside %s" % ", ".join(old_of.values())
+        else:
+            left = _remove(p, [name for names in new_of.values() for name in names])
+            outcome = ("the new container%s removed; %s, never stopped, serve%s on" % (
+                "s" if len(old_of) > 1 else "", ", ".join(old_of.values()), "" if len(old_of) > 1 else "s")
+                if not left else "%s could not be removed and run%s beside %s" % (
+                    ", ".join(left), "s" if len(left) == 1 else "", ", ".join(old_of.values())))  # fmt: skip
         shut_down(actions, found)
-        error = compose_error(up.stderr) or "exit %d" % up.returncode
-        module.fail_json(
-            msg="; ".join(part for part in (
-                ", ".join(found),
-                "the new container%s removed; %s, never stopped, serve%s on" % (
-                    "s" if len(old_of) > 1 else "", ", ".join(old_of.values()), "" if len(old_of) > 1 else "s"),
-                "compose: " + error[:300]) if part),
-            changed=True, actions=actions, problems=found, replaced=replaced,
-        )  # fmt: skip
+        module.fail_json(msg="; ".join(part for part in (", ".join(found), outcome, "compose: " + error[:300] if error
+                                                         else "") if part),
+                         changed=True, actions=actions, problems=found, replaced=replaced)  # fmt: skip
     for svc, old in old_of.items():
-        # Without -t: the container's own stop timeout, the service's stop_grace_period.
-        stopped = _docker(p, "stop", old)
-        removed = _docker(p, "rm", old) if stopped.returncode == 0 else stopped
-        if removed.returncode != 0:
+        # Procedure D's mark: nothing more is done (D stops every container of the project itself).
+        shut_down(actions)
+        try:
+            stopped = _docker(p, "stop", "--time", str(p["stop_timeout"]), old)
+            removed = _docker(p, "rm", old) if stopped.returncode == 0 else stopped
+            why = " ".join(removed.stderr.split())[:300] if removed.returncode != 0 else ""
+        except ComposeRunError as exc:
+            why = str(exc)
+        if why:
             module.fail_json(msg="%s: its new container %s is healthy, but the old one %s could not be removed: %s"
-                             % (svc, ", ".join(new_of[svc]), old, " ".join(removed.stderr.split())[:300]),
+                             % (svc, ", ".join(new_of[svc]), old, why),
                              changed=True, actions=actions, problems=[], replaced=replaced)  # fmt: skip
         actions.append({"what": "container", "id": old, "status": "Removed"})
         replaced.append({"service": svc, "how": "side_by_side", "old": old})

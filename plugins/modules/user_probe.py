@@ -77,6 +77,22 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+url_count:
+  description: How many URLs each round probed (not which).
+  returned: always
+  type: int
+interval:
+  description: Seconds from one round to the next.
+  returned: always
+  type: float
+from:
+  description: When the first round was made (ISO 8601, UTC), or null.
+  returned: always
+  type: str
+to:
+  description: When the last round was made (ISO 8601, UTC), or null.
+  returned: always
+  type: str
 rounds:
   description: Rounds of probes made.
   returned: always

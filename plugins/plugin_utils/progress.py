@@ -279,8 +279,9 @@ def due_escalation(settings, now, reached):
     return entry
 
 
-def _escalate(settings, now, entry):
-    """Send ``entry``'s escalation to its channels; True when one of them took it."""
+def _escalate(settings, now, entry, taken_by_one=lambda: None, stopping=lambda: False):
+    """Send ``entry``'s escalation to its channels, one after another until the end is being told; True when one of
+    them took it. ``taken_by_one`` is called as soon as the first did (the level is kept before the other calls)."""
     esc = settings.get("escalation") or {}
     raw = dict(settings["context"], event="escalation", now_epoch=now, escalation=entry)
     ctx = notify.context(raw)
@@ -292,9 +293,13 @@ def _escalate(settings, now, entry):
                               settings.get("statuspage_id") or "")  # fmt: skip
     taken = False
     for call in calls:
+        if stopping():
+            break
         answer = request(call["method"], call["url"], call["body"], call["headers"],
                          timeout=float(settings.get("timeout") or 5), tls=settings.get("tls") or {})  # fmt: skip
-        taken = taken or answer.get("status") in call["ok"]
+        if answer.get("status") in call["ok"] and not taken:
+            taken = True
+            taken_by_one()
     return taken
 
 
@@ -327,10 +332,15 @@ def serve(settings, clock=time.time, sleep=time.sleep):
             with contextlib.suppress(Exception):
                 entry = due_escalation(settings, now, reached) if now >= escalate_from else None
                 if entry and not os.path.exists(stopping):
-                    if _escalate(settings, now, entry):
+
+                    def keep(level=entry["level"]):
+                        # Not kept (a full disk): the run's next event may escalate to it again, never this process.
+                        with contextlib.suppress(OSError), open(_marker(directory, incident, "level"), "w",
+                                                                encoding="utf-8") as handle:  # fmt: skip
+                            handle.write("%d\n" % level)
+
+                    if _escalate(settings, now, entry, keep, lambda: os.path.exists(stopping)):
                         reached = entry["level"]
-                        with open(_marker(directory, incident, "level"), "w", encoding="utf-8") as handle:
-                            handle.write("%d\n" % reached)
                     else:
                         escalate_from = now + interval
             if now < due:

@@ -305,9 +305,9 @@ def users_text(users):
     ``2.3 s (longest gap 1.9 s; 12 of 600 probes unanswered, 3 answered 5xx; probed every 0.25 s at 4 URLs)``."""
     users = users if isinstance(users, dict) else {}
     probes = int(users.get("probes") or 0)
-    urls = users.get("urls") or []
-    plural = "" if len(urls) == 1 else "s"
-    how = "probed every %g s at %d URL%s" % (float(users.get("interval") or 0), len(urls), plural)
+    count = int(users.get("url_count") or 0)
+    plural = "" if count == 1 else "s"
+    how = "probed every %g s at %d URL%s" % (float(users.get("interval") or 0), count, plural)
     if not probes:
         return "not measured (the probe made no round)"
     seconds = float(users.get("without_answer_seconds") or 0)

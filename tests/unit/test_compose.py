@@ -437,12 +437,14 @@ def test_side_by_side_only_where_a_second_container_is_harmless():
         "conf": {"volumes": [{"type": "bind", "source": "/etc/shop", "target": "/conf", "read_only": True}]},
         "worker": {}, "sick": {}, "twice": {}, "same": {}, "hostnet": {"network_mode": "host"},
         "internal": {"ports": [{"target": 9000}]},
+        "pinned": {"networks": {"default": {"ipv4_address": "172.30.0.9"}}}, "unchecked": {},
     }}  # fmt: skip
     running = [_ps("api", "shop-api-1"), _ps("web", "shop-web-1"), _ps("named", "shop-named"), _ps("db", "shop-db-1"),
                _ps("conf", "shop-conf-1"), _ps("worker", "shop-worker-1"),
                _ps("sick", "shop-sick-1", health="unhealthy"),
                _ps("twice", "shop-twice-1"), _ps("twice", "shop-twice-2"), _ps("same", "shop-same-1"),
-               _ps("hostnet", "shop-hostnet-1"), _ps("internal", "shop-internal-1")]  # fmt: skip
+               _ps("hostnet", "shop-hostnet-1"), _ps("internal", "shop-internal-1"), _ps("pinned", "shop-pinned-1"),
+               _ps("unchecked", "shop-unchecked-1", health="")]  # fmt: skip
     recreate = [c["name"] for c in running if c["service"] != "same"]
     services = list(config["services"])
     plan = compose.side_by_side_plan(config, running, recreate, services, singletons=["worker"])
@@ -455,6 +457,8 @@ def test_side_by_side_only_where_a_second_container_is_harmless():
         "sick": "its container is not serving (unhealthy)",
         "twice": "runs 2 containers",
         "hostnet": "shares a network namespace (network_mode host)",
+        "pinned": "has a fixed address on network default",
+        "unchecked": "has no healthcheck (nothing says when its new container serves)",
     }
     # A service the restart leaves as it is ("same") is in neither; one with no container yet is only started.
     assert compose.side_by_side_plan(config, [], [], services) == {"side_by_side": {}, "plain": {}}

@@ -233,7 +233,7 @@ def test_markdown_shows_html_links_and_mentions_from_anyone_as_text():
 
 
 def test_the_report_names_both_figures_for_what_they_are():
-    users = {"urls": ["http://a/health", "http://b/health"], "interval": 0.25, "rounds": 400, "probes": 800,
+    users = {"url_count": 2, "interval": 0.25, "rounds": 400, "probes": 800,
              "unanswered": 9, "answered_5xx": 2, "without_answer_seconds": 2.3, "longest_gap_seconds": 1.9,
              "gaps": [], "ongoing": False}  # fmt: skip
     report = rpt.build_report(dict(RECORD, users=users), timeline(*A_STEPS))

@@ -96,6 +96,9 @@ def test_the_stability_watch(result, expected):
 def test_a_watch_left_for_after_the_completion_is_said_so_and_judges_nothing_yet():
     found = checks(stability=dict(WATCH, result=None, later=True))
     assert found["stability"] == (True, "watched for 900 s once the team is told the rollback is complete")
+    # No watch comes after a verification that failed.
+    found = checks(stability=dict(WATCH, result=None, later=True), health={"healthy": False, "summary": "0/1"})
+    assert found["stability"] == (True, "not watched: an earlier check failed")
 
 
 def test_figures_the_app_does_not_publish_are_said_not_measured_and_judge_nothing():
