@@ -30,7 +30,7 @@ def test_good_release_then_a_broken_one_that_passes_a_weak_check(stack):
 )
 def test_staged_restart_stops_at_the_stage_that_never_gets_healthy(stack):
     before = stack.containers()
-    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=25)
+    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=25, rollback_replace="plain")
     assert run.rc != 0
     assert "staged restart stopped at stage core" in run.output, run.output
     assert "billing-service" in run.output.split("staged restart stopped at stage core", 1)[1]

@@ -6,6 +6,7 @@ deploy the broken one, roll back, and then try the ways a rollback must refuse t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -115,12 +116,33 @@ def hooks(directory: Path) -> dict:
     return hooks
 
 
-def container_events(project: str, since: float, until: float) -> list[tuple[str, str, str]]:
-    """(service, container name, action) of the project's containers, in the engine's order, from its event log."""
-    events = docker.from_env().events(since=int(since), until=int(until) + 1, decode=True,
-                                      filters={"type": "container", "label": f"com.docker.compose.project={project}"})
-    return [(e["Actor"]["Attributes"].get("com.docker.compose.service", ""), e["Actor"]["Attributes"].get("name", ""),
-             e["Action"]) for e in events]  # fmt: skip
+class ContainerEvents:
+    """(service, container name, action) of a project's containers, as the engine reports them while the block runs
+    (read live: the engine keeps too few past events for a busy machine's healthchecks)."""
+
+    def __init__(self, project: str):
+        self.seen: list[tuple[str, str, str]] = []
+        self.stream = docker.from_env().events(decode=True, filters={
+            "type": "container", "label": f"com.docker.compose.project={project}"})
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self):
+        # The stream ends with an error when it is closed.
+        with contextlib.suppress(Exception):
+            for e in self.stream:
+                if e.get("Action", "").startswith("exec_"):
+                    continue  # the healthchecks' own commands
+                attrs = e.get("Actor", {}).get("Attributes", {})
+                self.seen.append((attrs.get("com.docker.compose.service", ""), attrs.get("name", ""), e["Action"]))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)  # the last events of the run
+        self.stream.close()
+        self.thread.join(timeout=10)
 
 
 def assert_side_by_side(events, service: str) -> None:
@@ -145,8 +167,7 @@ def assert_plain(events, service: str) -> None:
 def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path):
     before = stack.containers()
     flag = tmp_path / "drained"
-    began = time.time()
-    with notifying(stack) as receiver:
+    with ContainerEvents(stack.project) as watched, notifying(stack) as receiver:
         # Progress updates every 3 s instead of 15 min, the reason said with the start, and a watch of 3 s.
         run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
                              drain_flag=str(flag), rollback_notify_progress_minutes=0.05,
@@ -178,7 +199,7 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     assert after["chat-service"] != before["chat-service"]
     # The services that may run twice were replaced side by side; the singleton and the gateway, which publishes
     # the port users reach, the plain way, and the run said why.
-    events = container_events(stack.project, began, time.time())
+    events = watched.seen
     for service in ("auth-service", "chat-service", "billing-service", "analytics-service", "frontend"):
         assert_side_by_side(events, service)
     for service in ("email-worker", "api-gateway"):

@@ -65,7 +65,7 @@ def test_broken_billing_release(stack):
         rollback_metrics_window=10,
     )
     stack.seed("v1.2.3")
-    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20)
+    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20, rollback_replace="plain")
     assert run.rc != 0
     assert BILLING in run.output.rsplit("fatal:", 1)[-1]
     assert stack.get("/api/billing/health")[0] != 200
@@ -210,7 +210,7 @@ def test_procedure_c_with_nothing_failing_is_refused_and_changes_nothing(stack):
 )
 def test_procedure_c_rebuilds_a_pruned_image(stack):
     # Back to the broken release: a whole-stack deploy drops the pin.
-    assert stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20).rc != 0
+    assert stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20, rollback_replace="plain").rc != 0
     assert pins(stack) == {}
     assert image_of(stack, BILLING) == "mysaas/billing-service:v1.2.5"
     # --force: untag it even where a stack still runs it, as a prune of old tags would.

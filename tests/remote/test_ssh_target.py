@@ -116,7 +116,7 @@ def test_procedure_b_over_ssh_restores_and_loses_nothing(stack):
 
 
 def test_procedure_c_over_ssh_pins_one_service_and_fetches_its_logs(stack):
-    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20)
+    run = stack.playbook("deploy", version="v1.2.5", rollback_stage_timeout=20, rollback_replace="plain")
     assert run.rc != 0
     before = stack.containers()
     run = stack.playbook("procedure_c", incident="inc-rc")
