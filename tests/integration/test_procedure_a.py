@@ -172,7 +172,8 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
         run = stack.playbook("procedure_a", version="v1.2.3", incident="inc-a", rollback_hooks=hooks(tmp_path),
                              drain_flag=str(flag), rollback_notify_progress_minutes=0.05,
                              reason="checkout answers 502", verify_stability_seconds=3,
-                             verify_stability_interval=1, rollback_singletons=["email-worker"])  # fmt: skip
+                             verify_stability_interval=1, rollback_singletons=["email-worker"],
+                             rollback_probe=True)  # fmt: skip
         sent, updates = split_progress(by_channel(receiver.take()))
         # The updates stopped before the end was told, and their process is gone with the playbook.
         assert progress_processes(stack.root) == []
