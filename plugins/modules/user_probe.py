@@ -147,6 +147,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.httpclient import
     tls_options,
     validate_url,
 )
+from ansible_collections.runbook.rollback.plugins.module_utils.lock import LockError, read_lock
 from ansible_collections.runbook.rollback.plugins.module_utils.userprobe import Tally, summary_line
 
 # How often the summary is written to `out`, and the lease read, while the probe runs.
@@ -155,13 +156,12 @@ LEASE_EVERY = 1.0
 
 
 def lease_holder(path):
-    """The run id the lock file names, or None (no file, not readable, not a lock)."""
+    """The run id the lock file names (runbook.rollback.lock's reader), or None (no file, not readable, not a lock)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            held = json.load(handle)
-    except (OSError, ValueError):
+        held = read_lock(path)
+    except LockError:
         return None
-    return str(held.get("run_id")) if isinstance(held, dict) and held.get("run_id") is not None else None
+    return held["run_id"] if held else None
 
 
 def write(path, summary):
