@@ -42,7 +42,7 @@ options:
   timeout:
     description: Seconds a probe waits for its answer; none in time counts as no answer.
     type: float
-    default: 2.0
+    default: 5.0
   max_seconds:
     description: Stop after this many seconds whatever happens.
     type: int
@@ -181,7 +181,7 @@ def main():
             TLS_OPTIONS,
             urls=dict(type="list", elements="str", required=True),
             interval=dict(type="float", default=0.2),
-            timeout=dict(type="float", default=2.0),
+            timeout=dict(type="float", default=5.0),
             max_seconds=dict(type="int", default=3600),
             stop_file=dict(type="path", required=True),
             out=dict(type="path"),

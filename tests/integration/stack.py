@@ -162,6 +162,8 @@ class Stack:
             "rollback_gateway_url": f"http://127.0.0.1:{self.port}",
             # The stability watch is the runbook's 15 minutes by default; tests that want it ask for it.
             "verify_stability_seconds": 0,
+            # The probe of what users saw is on by default; the tests that check it ask for it.
+            "rollback_probe": False,
         }
         (self.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
         (self.inventory / "group_vars" / "rollback_targets.yml").write_text(yaml.safe_dump(group_vars))

@@ -133,7 +133,10 @@ class ContainerEvents:
                 if e.get("Action", "").startswith("exec_"):
                     continue  # the healthchecks' own commands
                 attrs = e.get("Actor", {}).get("Attributes", {})
-                self.seen.append((attrs.get("com.docker.compose.service", ""), attrs.get("name", ""), e["Action"]))
+                action = e["Action"]
+                if action == "kill":  # "kill 15" is the stop signal, "kill 9" the SIGKILL after the stop timeout
+                    action = f"kill {attrs.get('signal', '')}"
+                self.seen.append((attrs.get("com.docker.compose.service", ""), attrs.get("name", ""), action))
 
     def __enter__(self):
         self.thread.start()
@@ -146,7 +149,8 @@ class ContainerEvents:
 
 
 def assert_side_by_side(events, service: str) -> None:
-    """The new container started and was healthy before the old one was stopped (told to), and the old one went."""
+    """The new container started and was healthy before the old one was told to stop, which it did on its stop signal
+    (no SIGKILL: its requests finished), and the old one went."""
     mine = [(name, action) for svc, name, action in events if svc == service]
     names = set(name for name, _action in mine)
     started = {name for name, action in mine if action == "start"}
@@ -154,8 +158,9 @@ def assert_side_by_side(events, service: str) -> None:
     (new,) = started
     (old,) = names - started
     order = [(name, action) for name, action in mine
-             if (name, action) in ((new, "start"), (new, "health_status: healthy"), (old, "kill"), (old, "destroy"))]
-    assert order == [(new, "start"), (new, "health_status: healthy"), (old, "kill"), (old, "destroy")], mine
+             if (name, action) in ((new, "start"), (new, "health_status: healthy"), (old, "destroy"))
+             or (name == old and action.startswith("kill"))]
+    assert order == [(new, "start"), (new, "health_status: healthy"), (old, "kill 15"), (old, "destroy")], mine
 
 
 def assert_plain(events, service: str) -> None:

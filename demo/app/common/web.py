@@ -3,6 +3,7 @@
 import json
 import re
 import signal
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -27,6 +28,15 @@ class Server(ThreadingHTTPServer):
     # The default backlog of 5 refuses connections under the traffic generator's bursts.
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        # A client that hung up before its answer (a caller's timeout) is its business, not the service's error:
+        # one line, where socketserver prints a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            log.info("client went away", error=exc.__class__.__name__)
+            return
+        super().handle_error(request, client_address)
+
 
 class JsonHandler(BaseHTTPRequestHandler):
     """Subclasses set `service`, `routes` [(method, regex, method_name)] and `health_checks`."""
@@ -36,6 +46,9 @@ class JsonHandler(BaseHTTPRequestHandler):
     health_checks = ()
     server_version = "mysaas"
     sys_version = ""
+    # A connection that sends nothing (or stops half way) is closed after this many seconds: it must not hold a
+    # thread, nor the stop, which waits for the requests in flight.
+    timeout = 10
 
     def do_GET(self):
         self.dispatch("GET")
