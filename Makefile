@@ -151,9 +151,11 @@ demo-down:
 clean: demo-down
 	rm -rf .demo .collections
 
-# Figures, not tests: downtime of Procedure A per stop mode, with traffic flowing.
+# Figures, not tests: what users see of a rollback, as a race of the runbook's literal commands against the
+# procedures' ways (A, B, C), with traffic flowing; ROUNDS rounds (about 10 minutes each).
+ROUNDS ?= 3
 bench: images
-	python bench/downtime.py
+	python bench/downtime.py --rounds $(ROUNDS)
 
 # Figures, not tests: backup and restore of a large database against plain pg_dump/pg_restore, and
 # Procedure B's downtime on a small and a large database, with traffic flowing.

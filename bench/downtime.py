@@ -1,12 +1,26 @@
 #!/usr/bin/env python3
-"""Downtime of Procedure A as users see it: side by side replacement (default), plain replacement and stop_mode=full.
+"""What users see of a rollback, as a race: the runbook's literal commands against the procedures' ways.
 
-A staging stack of its own is put on the broken release, then rolled back with traffic flowing,
-once per mode and round. Prints figures; asserts nothing. `make bench` runs it.
+    python3 bench/downtime.py [--rounds 3] [--rate 40]
 
-"Unreachable" counts only requests that got no answer from the application: connection errors,
-timeouts and the gateway's 502/503/504. The broken release's own HTTP 500s are an answer, and are
-reported apart.
+One staging stack of its own, one traffic generator at --rate requests/s through the port users reach, for
+every entry of the race, round after round:
+
+  A literal       the runbook's own commands: down, git checkout, build, up the data services, sleep 30, up
+                  the other stages (and the proxy, which `down` took away too)
+  A full          Procedure A, stop_mode=full
+  A plain         Procedure A, every service replaced the plain way (stopped, then started)
+  A side_by_side  Procedure A as it runs by default
+  B               Procedure B from v1.3.0 to its pre-deploy backup (the small database)
+  C plain         Procedure C on v1.2.5's crash-looping billing-service, replaced the plain way
+  C side_by_side  Procedure C as it runs by default
+
+For each: the requests without an answer (connection error, timeout), those answered 5xx by the rollback
+itself (502, 503, 504: the proxy's or the gateway's, not the broken release's own 500s), the longest gap
+without a good answer, and the run's time; the minimum, median and maximum over the rounds, and each
+median's ratio to the literal runbook's. C counts the requests of the other services only (billing's own
+fail until it is back, whatever the way). The last line is the headline. Prints figures; asserts nothing.
+`make bench` runs it.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ import argparse
 import json
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,80 +44,161 @@ sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "demo")]
 from stack import Stack
 from traffic import downtime
 
-UNREACHABLE = {"connection error", "timeout", 502, 503, 504}
+NO_ANSWER = {"connection error", "timeout"}
+BY_ROLLBACK = {502, 503, 504}
+# The runbook's stages (its Procedure A, step 4), with the staging proxy last: `down` stops it with the rest.
+LITERAL_STAGES = (["postgres", "redis"], ["auth-service", "chat-service", "billing-service"],
+                  ["analytics-service", "email-worker"], ["api-gateway", "frontend", "proxy"])  # fmt: skip
 
 
-# Each mode's extra arguments: the default replaces side by side, "plain" recreates each service in place, "full"
-# stops everything first.
-MODES = {
-    "side_by_side": [],
-    "plain": ["-e", "rollback_replace=plain"],
-    "full": ["-e", "stop_mode=full"],
+class Race:
+    def __init__(self, stack: Stack, rate: float):
+        self.stack = stack
+        self.rate = rate
+
+    def at(self, version: str, *extra: str, always: bool = False) -> None:
+        """Put the stack on `version` (a broken one fails its verification, as it should)."""
+        if always or self.stack.get("/health")[1].get("version") != version:
+            self.stack.playbook("deploy", *extra, version=version, deploy_fail_on_verify=False)
+
+    def timed(self, action, only=None) -> dict:
+        """Traffic before, during and after `action`; the figures of the samples (those `only` keeps)."""
+        out = self.stack.root / f"traffic-{uuid.uuid4().hex[:8]}.json"
+        traffic = subprocess.Popen(
+            [sys.executable, str(ROOT / "demo" / "traffic.py"), "--url", f"http://127.0.0.1:{self.stack.port}",
+             "--duration", "3600", "--rate", str(self.rate), "--out", str(out)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(2)  # traffic before the rollback starts
+            started = time.monotonic()
+            rc = action()
+            seconds = time.monotonic() - started
+            self.wait_answering()
+            time.sleep(2)  # and after it ends, so that recovery is in the samples
+        finally:
+            traffic.send_signal(signal.SIGTERM)
+            traffic.wait(timeout=60)
+        samples = [s for s in json.loads(out.read_text())["samples"] if only is None or only(s)]
+        out.unlink()
+        failed = NO_ANSWER | BY_ROLLBACK
+        _total, longest = downtime([(s["t"], s["status"] in failed) for s in samples])
+        return {
+            "rc": rc,
+            "seconds": seconds,
+            "requests": len(samples),
+            "no_answer": sum(s["status"] in NO_ANSWER for s in samples),
+            "by_rollback": sum(s["status"] in BY_ROLLBACK for s in samples),
+            "longest": longest,
+        }
+
+    def wait_answering(self, limit: float = 120) -> None:
+        """Until the stack answers its health (the literal runbook does not wait for it)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                if self.stack.get("/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    # --- the entries ---------------------------------------------------------------------------------------------
+    def a_literal(self) -> dict:
+        self.at("v1.2.4")
+        st = self.stack
+
+        def commands() -> int:
+            st.compose("down", "--timeout", "30")
+            st.host(["git", "-C", str(st.app_dir), "checkout", "--quiet", "v1.2.3"])
+            st.compose("build", "--quiet")
+            for n, services in enumerate(LITERAL_STAGES):
+                st.compose("up", "-d", *services)
+                if n == 0:
+                    time.sleep(30)  # the runbook's wait for the databases
+            return 0
+
+        return self.timed(commands)
+
+    def a(self, *extra: str) -> dict:
+        self.at("v1.2.4")
+        return self.timed(lambda: self.stack.playbook("procedure_a", *extra, version="v1.2.3",
+                                                      incident=f"bench-{uuid.uuid4().hex[:6]}").rc)  # fmt: skip
+
+    def b(self) -> dict:
+        self.at("v1.3.0")
+        return self.timed(lambda: self.stack.playbook("procedure_b", incident=f"bench-{uuid.uuid4().hex[:6]}").rc)
+
+    def c(self, *extra: str) -> dict:
+        # Procedure C pinned billing-service back: the gateway says v1.2.5 all along, so deploy it anew.
+        self.at("v1.2.5", "-e", "rollback_replace=plain", always=True)
+        incident = f"bench-{uuid.uuid4().hex[:6]}"
+        return self.timed(lambda: self.stack.playbook("procedure_c", *extra, incident=incident).rc,
+                          only=lambda s: s["flow"] != "checkout")  # fmt: skip
+
+
+ENTRIES = {
+    "A literal": lambda race: race.a_literal(),
+    "A full": lambda race: race.a("-e", "stop_mode=full"),
+    "A plain": lambda race: race.a("-e", "rollback_replace=plain"),
+    "A side_by_side": lambda race: race.a(),
+    "B": lambda race: race.b(),
+    "C plain": lambda race: race.c("-e", "rollback_replace=plain"),
+    "C side_by_side": lambda race: race.c(),
 }
+FIGURES = (("no_answer", "no answer", "d"), ("by_rollback", "5xx by it", "d"), ("longest", "longest gap", ".2f"),
+           ("seconds", "run", ".1f"))  # fmt: skip
 
 
-def rollback_with_traffic(stack: Stack, mode: str) -> dict:
-    if stack.get("/health")[1].get("version") != "v1.2.4":
-        stack.playbook("deploy", version="v1.2.4")  # fails verification, as it should
-    out = stack.root / f"traffic-{mode}-{uuid.uuid4().hex[:6]}.json"
-    traffic = subprocess.Popen(
-        [sys.executable, str(ROOT / "demo" / "traffic.py"), "--url", f"http://127.0.0.1:{stack.port}",
-         "--duration", "600", "--rate", "40", "--out", str(out)],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(2)  # baseline traffic before the rollback starts
-    started = time.monotonic()
-    incident = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
-    run = stack.playbook("procedure_a", *MODES[mode], version="v1.2.3", incident=incident)
-    seconds = time.monotonic() - started
-    time.sleep(2)  # and after it ends, so that recovery is in the samples
-    traffic.send_signal(signal.SIGTERM)
-    traffic.wait(timeout=60)
-    result = json.loads(out.read_text())
-    samples = result["samples"]
-    total, longest = downtime([(s["t"], s["status"] in UNREACHABLE) for s in samples])
-    report = stack.state_dir / "incidents" / incident / "report.json"
-    users = (json.loads(report.read_text()).get("users") if report.exists() else None) or {}
-    return {
-        "mode": mode,
-        "rc": run.rc,
-        "procedure_s": seconds,
-        "requests": len(samples),
-        "unreachable": sum(s["status"] in UNREACHABLE for s in samples),
-        "unreachable_s": total,
-        "longest_s": longest,
-        "http500": sum(s["status"] == 500 for s in samples),
-        # What the run's own probe saw (the report's "users without an answer").
-        "probe_s": users.get("without_answer_seconds"),
-    }
+def spread(values: list, fmt: str) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:{fmt}}" if low == high else f"{mid:{fmt}} ({low:{fmt}}-{high:{fmt}})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2, help="rollbacks per mode (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the whole race (default 3)")
+    parser.add_argument("--rate", type=float, default=40, help="requests per second of user traffic (default 40)")
+    parser.add_argument("--only", action="append", choices=list(ENTRIES), help="run only this entry (repeatable)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="rbbench-"))
     stack = Stack(root, f"rbbench{uuid.uuid4().hex[:6]}", echo=False)
-    rows = []
+    results: dict[str, list[dict]] = {name: [] for name in ENTRIES if not args.only or name in args.only}
     try:
         if stack.playbook("deploy", version="v1.2.3").rc != 0:
             print("bench: could not deploy v1.2.3", file=sys.stderr)
             return 1
-        for _ in range(args.rounds):
-            for mode in MODES:
-                rows.append(rollback_with_traffic(stack, mode))
+        for n in range(args.rounds):
+            for name in results:
+                results[name].append(ENTRIES[name](Race(stack, args.rate)))
+                r = results[name][-1]
+                print(f"round {n + 1} {name}: rc {r['rc']}, {r['no_answer']} without an answer, {r['by_rollback']} "
+                      f"5xx by the rollback, longest gap {r['longest']:.2f} s, {r['seconds']:.1f} s", flush=True)
     finally:
         stack.destroy()
         shutil.rmtree(root, ignore_errors=True)
 
-    print("\nProcedure A, v1.2.4 -> v1.2.3, traffic at 40 requests/s through the gateway")
-    print(f"{'mode':<14}{'rc':>4}{'procedure':>11}{'requests':>10}{'no answer':>11}"
-          f"{'unreachable':>13}{'longest':>9}{'HTTP 500':>10}{'probe saw':>11}")
-    for r in rows:
-        probe = f"{r['probe_s']:>10.2f}s" if r["probe_s"] is not None else f"{'-':>11}"
-        print(f"{r['mode']:<14}{r['rc']:>4}{r['procedure_s']:>10.1f}s{r['requests']:>10}{r['unreachable']:>11}"
-              f"{r['unreachable_s']:>12.2f}s{r['longest_s']:>8.2f}s{r['http500']:>10}{probe}")
+    print(f"\nThe race: {args.rounds} round(s), {args.rate:g} requests/s through the port users reach; median "
+          "(min-max); ratio to the literal runbook's median")
+    head = f"{'entry':<16}{'rc':>4}" + "".join(f"{label:>22}" for _key, label, _fmt in FIGURES)
+    print(head)
+    literal = results.get("A literal")
+    for name, rows in results.items():
+        cells = []
+        for key, _label, fmt in FIGURES:
+            values = [r[key] for r in rows]
+            cell = spread(values, fmt)
+            if literal and name.startswith("A ") and name != "A literal":
+                base = statistics.median(r[key] for r in literal)
+                cell += f" x{statistics.median(values) / base:.2f}" if base else ""
+            cells.append(f"{cell:>22}")
+        print(f"{name:<16}{max(r['rc'] for r in rows):>4}" + "".join(cells))
+    worst = {name: max(r["no_answer"] + r["by_rollback"] for r in rows) for name, rows in results.items()}
+    b_window = [r["longest"] for r in results.get("B", [])]
+    print("HEADLINE: failed requests (no answer or 5xx by the rollback, worst round): "
+          + ", ".join(f"{name} {worst[name]}" for name in results if name in ("A side_by_side", "C side_by_side"))
+          + (f"; Procedure B's window {max(b_window):.2f} s" if b_window else ""))
     return 0
 
 

@@ -9,7 +9,8 @@ before, so `git log -p` reads like real commits:
     v1.2.2  good
     v1.2.3  good: /api/auth/me also returns created_at
     v1.2.4  bad: chat-service sends every second chat request to a replica that does not exist
-            -> exactly half of the chat requests answer 500 (Procedure A)
+            -> exactly half of the chat requests answer 500 (Procedure A); the proxy's configuration
+            changes too (reloaded in place by a deploy or rollback, never restarted)
     v1.2.5  chat fixed, but billing-service now requires PAYMENT_PROVIDER_URL, which the
             compose file does not set -> it exits at startup and never gets healthy (Procedure C)
     v1.3.0  billing fixed; migration 0003 recreates the chat tables and loses every chat and
@@ -151,8 +152,13 @@ RELEASES = [
         "v1.2.4",
         "2025-03-17T10:00:00+00:00",
         "Release v1.2.4: chat-service reads and writes through the replica too",
-        "Spread chat queries over the primary and the read replica (DB_REPLICA_PORT, default 5433).",
-        CHAT_REPLICA_EDITS,
+        "Spread chat queries over the primary and the read replica (DB_REPLICA_PORT, default 5433).\n"
+        "The proxy gives the gateway longer to answer, for the replica's slower queries.",
+        [
+            *CHAT_REPLICA_EDITS,
+            Edit("proxy/haproxy.cfg", "    timeout server 30s\n", "    timeout server 45s\n"),
+            Edit("proxy/haproxy.cfg", "X-Proxy-Config base\n", "X-Proxy-Config replica\n"),
+        ],
     ),
     Release(
         "v1.2.5",

@@ -16,7 +16,8 @@ UV_VERSION=0.13.9
 PYTHON=${PYTHON:-python3}
 BASE_IMAGE=${RUNBOOK_BASE_IMAGE:-runbook-rollback/base:bookworm}
 BASE_SUITE=${RUNBOOK_BASE_SUITE:-bookworm}
-BASE_PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,procps
+# HAProxy for the staging stack's edge (demo/app/services/edge), which a rollback never restarts.
+BASE_PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,procps,haproxy
 PROMETHEUS_IMAGE=${RUNBOOK_PROMETHEUS_IMAGE:-runbook-rollback/prometheus:bookworm}
 # A target host of the tests: its own Docker engine and sshd, in a container (tests/integration/target.py).
 TARGET_IMAGE=${RUNBOOK_TARGET_IMAGE:-runbook-rollback/target:bookworm}
@@ -118,13 +119,16 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 
 # --- Base image (no registry here: bootstrap it from Debian packages) -----------
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+# Labelled with its package list, as the target image: a machine that kept a base of another list makes it again
+# (and `make images` then rebuilds the app's images on it).
+if [ "$(docker image inspect --format '{{index .Config.Labels "runbook.packages"}}' "$BASE_IMAGE" 2>/dev/null)" != "$BASE_PACKAGES" ]; then
   say "building the base image $BASE_IMAGE with mmdebstrap (about a minute)"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   sudo_if_needed mmdebstrap --quiet --variant=apt --include="$BASE_PACKAGES" \
     "$BASE_SUITE" "$tmp/base.tar" http://deb.debian.org/debian
-  docker import --change 'CMD ["python3"]' "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
+  docker import --change 'CMD ["python3"]' --change "LABEL runbook.packages=$BASE_PACKAGES" \
+    "$tmp/base.tar" "$BASE_IMAGE" >/dev/null
 fi
 
 # --- Prometheus image (same recipe: Debian's packages, no registry) -------------------------------

@@ -17,7 +17,7 @@ REPORTS = os.path.join(EPHEMERAL, "incidents")
 TRAFFIC = os.path.join(EPHEMERAL, "traffic")
 SERVICES = {
     "postgres", "redis", "auth-service", "chat-service", "billing-service",
-    "analytics-service", "email-worker", "api-gateway", "frontend",
+    "analytics-service", "email-worker", "api-gateway", "frontend", "proxy",
 }  # fmt: skip
 DATA_SERVICES = ("postgres", "redis")
 

@@ -18,8 +18,9 @@ description:
     containers it was waiting on), it fails with Procedure D's shutdown as the reason.
   - When a service does not become healthy in time it fails with each service's problem (exited with its code,
     unhealthy, restarting, no container) and the end of Compose's error.
-  - One C(docker compose) call per stage (and one C(ps) when it fails), where M(community.docker.docker_compose_v2)
-    makes five; the staged restart runs it once per stage of every rollback.
+  - With O(replace=plain), one C(docker compose) call per stage (and one C(ps) when it fails), where
+    M(community.docker.docker_compose_v2) makes five. Side by side adds the calls that plan it (a dry run, the
+    project's configuration and containers) and one C(docker stop) and C(docker rm) per old container.
   - >-
     With O(replace=side_by_side), a service that is to be recreated and may run twice is replaced without a gap:
     its new container is started beside the running one (C(--scale <service>=2 --no-recreate)) and waited on

@@ -26,7 +26,8 @@ def code_rollback_plan(run):
 
     ``run`` holds ``target`` and ``reason`` (the release and why), ``current_version``, ``commit``,
     ``missing_images``, ``containers`` (compose_ps shape), ``services`` (the target's compose services,
-    name to {image}), ``stages``, ``data_services``, ``stop_mode`` and ``command`` (how to go ahead).
+    name to {image}), ``stages``, ``data_services``, ``reload`` (the services rollback_reload would reload),
+    ``stop_mode`` and ``command`` (how to go ahead).
     Returns ``{"services": {keep, replace, start, remove}, "lines": [...]}``.
     """
     services = run.get("services") or {}
@@ -56,6 +57,7 @@ def code_rollback_plan(run):
         "recreate      " + _names(moves["replace"]) + " (image differs)",
         "start         " + _names(moves["start"]) + " (not running)",
         "keep running  " + _names(moves["keep"]) + " (same image; compose recreates one whose settings changed)",
+        *_reload_lines(run),
         "remove        " + _names(moves["remove"]) + " (not in the target)",
         "data          none: the code only; the database and its migrations are left as they are"
         + ("; %s keep running" % ", ".join(data_kept) if data_kept and not full else ""),
@@ -64,6 +66,15 @@ def code_rollback_plan(run):
         "to go ahead   " + (run.get("command") or ""),
     ]  # fmt: skip
     return {"services": moves, "lines": lines}
+
+
+def _reload_lines(run):
+    """The plan's line for the services whose configuration the release changes (rollback_reload), if any."""
+    reload = run.get("reload") or []
+    if not reload:
+        return []
+    return ["reload        " + _names(sorted(reload)) + " (its configuration changes: checked, then reloaded in place, "
+            "not restarted)"]
 
 
 def restore_plan(run):
@@ -98,6 +109,7 @@ def restore_plan(run):
             run.get("database"), run.get("kept_database"), backup.get("created_at")),
         "stop          " + _names(stopped) + " (the application services, from the swap until their stage is healthy)",
         "keep running  " + _names(data_services) + " (the database is swapped inside its server)",
+        *_reload_lines(run),
         "remove        " + _names(moves["remove"]) + " (not in the target)",
         "interruption  every application service, from the database swap until its stage is healthy",
         "budget        " + _budget("B"),

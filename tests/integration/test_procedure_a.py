@@ -13,6 +13,7 @@ import re
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -56,12 +57,15 @@ def test_procedure_a_plan_says_what_it_would_do_and_changes_nothing(stack):
     run = stack.playbook("procedure_a", plan=True)
     assert run.rc == 0, run.output
     plan = run.output.split("PLAN of Procedure A, nothing changed:", 1)[1]
-    lines = {line.strip(' ",').split("  ", 1)[0]: line.strip(' ",') for line in plan.splitlines()[:12]}
+    lines = {line.strip(' ",').split("  ", 1)[0]: line.strip(' ",') for line in plan.splitlines()[:14]}
     assert lines["release"].startswith("release       v1.2.4 -> v1.2.3 (last known good"), plan
     assert lines["images"] == "images        all built", plan
     recreated = lines["recreate"].removeprefix("recreate      ").removesuffix(" (image differs)").split(", ")
     assert "chat-service" in recreated and "postgres" not in recreated, plan
-    assert lines["keep running"].startswith("keep running  postgres, redis (same image"), plan
+    assert lines["keep running"].startswith("keep running  postgres, proxy, redis (same image"), plan
+    # v1.2.3's proxy configuration differs from v1.2.4's: reloaded in place, not restarted.
+    assert lines["reload"] == ("reload        proxy (its configuration changes: checked, then reloaded in place, "
+                               "not restarted)"), plan  # fmt: skip
     assert lines["to go ahead"] == "to go ahead   ansible-playbook playbooks/procedure_a.yml -e version=v1.2.3", plan
     # Nothing changed: the same containers, the same history, no lock left, no report written.
     assert stack.containers() == before and stack.history() == history
@@ -169,8 +173,16 @@ def assert_plain(events, service: str) -> None:
     assert [action for _name, action in mine] == ["die", "start"], mine
 
 
+def proxy_config(stack) -> str:
+    """Which configuration of the proxy answered (the staging proxy says it in a header)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.port}/health", timeout=5) as resp:
+        return resp.headers["X-Proxy-Config"]
+
+
 def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path):
     before = stack.containers()
+    # v1.2.4's deploy reloaded the proxy with its own configuration.
+    assert proxy_config(stack) == "replica"
     flag = tmp_path / "drained"
     with ContainerEvents(stack.project) as watched, notifying(stack) as receiver:
         # Progress updates every 3 s instead of 15 min, the reason said with the start, and a watch of 3 s.
@@ -203,16 +215,20 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     for service in DATA_SERVICES:
         assert after[service] == before[service], f"{service} was restarted"
     assert after["chat-service"] != before["chat-service"]
-    # The services that may run twice were replaced side by side; the singleton and the gateway, which publishes
-    # the port users reach, the plain way, and the run said why.
+    # The services that may run twice were replaced side by side, the gateway too (the proxy holds the port users
+    # reach); the singleton the plain way, and the run said why.
     events = watched.seen
-    for service in ("auth-service", "chat-service", "billing-service", "analytics-service", "frontend"):
+    for service in ("auth-service", "chat-service", "billing-service", "analytics-service", "frontend", "api-gateway"):
         assert_side_by_side(events, service)
-    for service in ("email-worker", "api-gateway"):
-        assert_plain(events, service)
-    assert "email-worker (never runs twice at once (rollback_singletons))" in run.output
+    assert_plain(events, "email-worker")
     said = [line for line in run.output.splitlines() if "replaced with a gap" in line]
-    assert "api-gateway (publishes its port 8080 on the host)" in run.output, said
+    assert "replaced with a gap: email-worker (never runs twice at once (rollback_singletons))" in run.output, said
+    # The proxy was never stopped nor recreated: v1.2.3's configuration of it was checked and reloaded in place.
+    assert after["proxy"] == before["proxy"]
+    assert not [action for service, _name, action in events
+                if service == "proxy" and action.split()[0] in ("kill", "die", "start", "destroy")]
+    assert "; reloaded in place: proxy" in run.output, said
+    assert proxy_config(stack) == "base"
     last = stack.history()[-1]
     assert (last["version"], last["action"], last["result"], last["from_version"]) == (
         "v1.2.3",
@@ -249,7 +265,7 @@ def test_procedure_a_rolls_back_and_keeps_data_services_running(stack, tmp_path)
     report = assert_report(stack.state_dir, "inc-a", "A", ("Step 1", "Step 2", "Step 3", "Step 4", "Step 5"))
     assert (report["from_version"], report["to_version"]) == ("v1.2.4", "v1.2.3")
     # What users saw, probed at the critical endpoints all along: the gaps fall within the interruption the steps
-    # account for (the gateway, which publishes the port, replaced the plain way).
+    # account for.
     users = report["users"]
     assert users["url_count"] == 4 and "urls" not in users, users
     assert users["rounds"] > 20 and users["probes"] == 4 * users["rounds"], users

@@ -11,6 +11,8 @@ import datetime
 import hashlib
 import json
 import shutil
+import urllib.error
+import urllib.request
 
 import pytest
 from data import api, broken_with_data, counts, databases, psql, sidecars, write_as_user
@@ -185,10 +187,10 @@ def test_procedure_b_plan_names_the_backup_and_changes_nothing(broken, stack):
 
 
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
-    postgres_before = stack.containers()["postgres"]
+    postgres_before, proxy_before = stack.containers()["postgres"], stack.containers()["proxy"]
     with notifying(stack) as receiver:
         # A maximum downtime of 15 s, as a matrix's would be of minutes: the restore runs past it.
-        run = stack.playbook("procedure_b", incident="inc-b", notify_max_downtime_minutes=0.25)
+        run = stack.playbook("procedure_b", incident="inc-b", notify_max_downtime_minutes=0.25, rollback_probe=True)
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
     # While the restore ran, the downtime passed the maximum: level 2 was told then, by the progress process (the
@@ -214,6 +216,11 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     report = assert_report(
         stack.state_dir, "inc-b", "B", ("Step 1", "Step 2", "Steps 3-4", "Step 5", "Step 6", "Step 7")
     )
+    # The proxy users reach (rollback_edge_services) kept running through the swap: every probe got an answer,
+    # the maintenance answer (503) while the application was away, never a refused connection or a timeout.
+    assert stack.containers()["proxy"] == proxy_before
+    users = report["users"]
+    assert users["unanswered"] == 0 and users["answered_5xx"] > 0, users
     # The report names the backup restored (the pre-deploy one), the emergency backup taken first, and the
     # database the restore replaced, kept.
     backups = {b["role"]: b for b in report["backups"]}
@@ -251,6 +258,18 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
         kept[0],
         emergency[-1]["id"],
     )
+
+
+def test_with_the_application_away_the_proxy_answers_maintenance(stack):
+    """What users get from the staging proxy while Procedure B's swap has the application stopped."""
+    stack.compose("stop", "api-gateway")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(f"http://127.0.0.1:{stack.port}/api/chats", timeout=10)
+        assert answer.value.code == 503 and answer.value.headers["Retry-After"] == "5"
+        assert "Back in a moment" in answer.value.read().decode()
+    finally:
+        stack.compose("up", "--detach", "--wait", "--no-deps", "api-gateway")
 
 
 def test_procedure_b_again_finds_nothing_to_undo(broken, stack):

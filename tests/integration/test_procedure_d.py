@@ -13,7 +13,7 @@ import pytest
 from receiver import SECRETS, Receiver, assert_no_secret, by_channel
 
 ALL = {"postgres", "redis", "auth-service", "chat-service", "billing-service", "analytics-service",
-       "email-worker", "api-gateway", "frontend"}  # fmt: skip
+       "email-worker", "api-gateway", "frontend", "proxy"}  # fmt: skip
 
 
 def running(stack) -> set[str]:

@@ -23,7 +23,7 @@ KNOWN_USER = {"email": "known.user@example.test", "password": "Known-user-pass-1
 LATE = {"email": "late.user@example.test", "password": "Late-user-pass-1", "chat": "written on v1.3.0",
         "message": "only the kept database has it"}  # fmt: skip
 ALL = {"postgres", "redis", "auth-service", "chat-service", "billing-service", "analytics-service",
-       "email-worker", "api-gateway", "frontend"}  # fmt: skip
+       "email-worker", "api-gateway", "frontend", "proxy"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

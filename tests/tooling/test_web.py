@@ -103,3 +103,34 @@ def test_a_caller_that_hangs_up_is_one_line_not_a_traceback(service):
     assert proc.wait(timeout=10) == 0
     out = proc.stdout.read()
     assert "client went away" in out and "Traceback" not in out, out
+
+
+
+def test_the_connections_queued_at_the_stop_are_answered_not_reset():
+    sys.path.insert(0, str(APP))
+    try:
+        from common import web
+    finally:
+        sys.path.remove(str(APP))
+
+    class Handler(web.JsonHandler):
+        service = "test"
+
+    server = web.Server(("127.0.0.1", 0), Handler)
+    # The serving loop has stopped (the stop signal); the kernel still completed these connections, and their
+    # requests were sent: they wait in the listening socket's backlog.
+    conns = []
+    for _ in range(20):
+        conn = socket.create_connection(server.server_address)
+        conn.sendall(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
+        conns.append(conn)
+    web.drain_and_close(server)
+    answers = []
+    for conn in conns:
+        conn.settimeout(10)
+        try:
+            answers.append(conn.recv(64).split(b" ")[1])
+        except OSError as exc:  # reset: the socket was closed with the connection still queued
+            answers.append(type(exc).__name__.encode())
+        conn.close()
+    assert answers == [b"200"] * 20, answers

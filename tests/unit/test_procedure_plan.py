@@ -74,6 +74,12 @@ def test_a_stack_already_on_the_target_has_no_interruption():
     assert line(plan, "interruption") == "interruption  none: every service already runs the target's image"
 
 
+def test_a_configuration_reloaded_in_place_is_said_and_only_then():
+    assert not [text for text in run()["lines"] if text.startswith("reload")]
+    assert line(run(reload=["proxy", "edge"]), "reload") == (
+        "reload        edge, proxy (its configuration changes: checked, then reloaded in place, not restarted)")
+
+
 def test_a_stopped_service_is_started_and_an_unknown_one_removed():
     plan = run(containers=[container("postgres", "postgres:16"), container("old", "app/old:v1"),
                            container("auth", "app/auth:v1.2.4", state="exited")])  # fmt: skip

@@ -154,6 +154,21 @@ def required_field(data, name, max_len=500):
     return value.strip()
 
 
+def drain_and_close(server):
+    """Close the listening socket after taking the connections its backlog holds: the kernel completed them, the
+    caller sent its request, and closing the socket with them still queued would reset them (a 502 for a request
+    a replacement beside this container would have answered). They are answered like any other before the stop."""
+    server.socket.setblocking(False)
+    while True:
+        try:
+            request, client_address = server.socket.accept()
+        except OSError:  # BlockingIOError: the backlog is empty
+            break
+        request.setblocking(True)
+        server.process_request(request, client_address)
+    server.server_close()
+
+
 def serve(handler, ports=(8000,), on_stop=()):
     """Serve until SIGTERM/SIGINT, then stop accepting, run `on_stop` hooks and return."""
     stop = threading.Event()
@@ -173,7 +188,7 @@ def serve(handler, ports=(8000,), on_stop=()):
     stop.wait()
     for server in servers:
         server.shutdown()
-        server.server_close()
+        drain_and_close(server)
     for hook in on_stop:
         hook()
     log.info("stopped")
