@@ -7,6 +7,7 @@ traceback the verification's log check would count.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import struct
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 APP = Path(__file__).resolve().parents[2] / "demo" / "app"
 
@@ -103,6 +105,10 @@ def test_a_caller_that_hangs_up_is_one_line_not_a_traceback(service):
     assert proc.wait(timeout=10) == 0
     out = proc.stdout.read()
     assert "client went away" in out and "Traceback" not in out, out
+    # Nor a line the verification's log check would count (verify_logs_pattern).
+    pattern = yaml.safe_load((APP.parents[1] / "roles" / "verify" / "defaults" / "main.yml").read_text())[
+        "verify_logs_pattern"]
+    assert not [line for line in out.splitlines() if re.search(pattern, line)], out
 
 
 
