@@ -17,8 +17,9 @@ import pytest
 from monitoring import monitoring, poll
 from stack import new_stack
 
-# The database's volume is a tmpfs of this size (the engine mounts it; nothing on the machine's own disks fills).
-PGDATA_TMPFS = "size=1g,uid=101,gid=103,mode=0700"  # postgres' uid and gid in mysaas/postgres
+# The database's volume is a tmpfs of this size (the engine mounts it; nothing on the machine's own disks fills),
+# owned by the postgres user of mysaas/postgres (its ids are read from the image: they follow its package list).
+PGDATA_TMPFS = "size=1g,uid={uid},gid={gid},mode=0700"
 # An email job every 100 ms, as a steady flow of notifications would queue them, until the stack goes.
 EMAIL_FLOW = (
     "while true; do redis-cli lpush email:queue "
@@ -39,10 +40,12 @@ SCALE = 0.02
 def measured():
     """(stack, Prometheus, Docker client, containers by service) with traffic and the email flow running."""
     engine = docker.from_env()
+    uid, gid = engine.containers.run("mysaas/postgres:15", ["sh", "-c", "id -u postgres; id -g postgres"],
+                                     remove=True).decode().split()  # fmt: skip
     with new_stack(prefix="rbmon") as st:
         volume = engine.volumes.create(
             name=f"{st.project}_pgdata", driver="local",
-            driver_opts={"type": "tmpfs", "device": "tmpfs", "o": PGDATA_TMPFS},
+            driver_opts={"type": "tmpfs", "device": "tmpfs", "o": PGDATA_TMPFS.format(uid=uid, gid=gid)},
             labels={"com.docker.compose.project": st.project, "com.docker.compose.volume": "pgdata"},
         )  # fmt: skip
         try:
