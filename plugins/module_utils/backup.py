@@ -251,11 +251,36 @@ class Compose:
         self.env = dict(os.environ, **{k: str(v) for k, v in (env or {}).items()})
         self.timeout = timeout
         self.db_user = db_user or None
+        # The service's running container, found at the first command (None: not looked for yet).
+        self._container = None
+        self._docker = []
+
+    def _exec_prefix(self):
+        """How to run a command in the service's container: ``docker exec -i <id>`` once its id is known (a
+        tenth of a second less per command than ``docker compose exec``, which reads the project each time: a
+        restore's swap runs seven while users wait), else ``docker compose exec -T <service>``."""
+        if self._container is None:
+            self._container = ""
+            docker = self.argv[: self.argv.index("compose")] if "compose" in self.argv[1:] else []
+            if docker:
+                try:
+                    ps = subprocess.run(self.argv + ["ps", "-q", self.service], capture_output=True, env=self.env,
+                                        timeout=60, check=False)  # fmt: skip
+                    ids = ps.stdout.decode("utf-8", "replace").split() if ps.returncode == 0 else []
+                except (OSError, subprocess.TimeoutExpired):
+                    ids = []
+                if len(ids) == 1:
+                    self._container = ids[0]
+                    self._docker = docker
+        if self._container:
+            return self._docker + ["exec", "-i"], [self._container]
+        return self.argv + ["exec", "-T"], [self.service]
 
     def exec_argv(self, *command):
+        prefix, target = self._exec_prefix()
         if self.db_user:
-            return self.argv + ["exec", "-T", "-e", "PGUSER=%s" % self.db_user, self.service] + list(command)
-        return self.argv + ["exec", "-T", self.service, "sh", "-c", AS_DB_USER, "sh"] + list(command)
+            return prefix + ["-e", "PGUSER=%s" % self.db_user] + target + list(command)
+        return prefix + target + ["sh", "-c", AS_DB_USER, "sh"] + list(command)
 
     def run(self, *command, stdin=None):
         proc = subprocess.run(self.exec_argv(*command), stdin=stdin, capture_output=True, env=self.env,

@@ -470,3 +470,76 @@ def side_by_side_plan(config, ps_list, recreate, services, singletons=()):
         else:
             plan["side_by_side"][svc] = mine[0]["name"]
     return plan
+
+
+def _why_not_prepared(spec, count):
+    """Why a service's new container cannot be created beside the old one before it stops, or ""."""
+    if spec.get("container_name"):
+        return "has a fixed container name (%s)" % spec["container_name"]
+    for key in ("network_mode", "ipc", "pid"):
+        if str(spec.get(key) or "").startswith(("container:", "service:")):
+            return "shares the namespace of another container (%s %s)" % (key, spec[key])
+    networks = spec.get("networks") if isinstance(spec.get("networks"), dict) else {}
+    for name, net in networks.items():
+        if isinstance(net, dict) and (net.get("ipv4_address") or net.get("ipv6_address")):
+            return "has a fixed address on network %s" % name
+    if count > 1:
+        return "runs %d containers" % count
+    return ""
+
+
+def prepare_plan(config, ps_list, recreate, services, running=()):
+    """What can be made ready before a stop, so that the stop is followed by starts only: for each of ``services``
+    (the release's ``docker compose config --format json``, the project's containers, and the containers a dry run of
+    the release would recreate), one of
+
+    - ``prepare``: its new container can be created now beside the old one (``{service: old container or None}``);
+    - ``as_is``: its container is the release's already: it only needs starting after the stop;
+    - ``later``: ``{service: why}``, recreated by compose after the stop (``running`` names the services that keep
+      running through it, which are never created twice).
+    """
+    specs = (config or {}).get("services") or {}
+    containers = _containers(ps_list)
+    recreate = set(recreate or [])
+    plan = {"prepare": {}, "as_is": [], "later": {}}
+    for svc in _service_names(services):
+        if svc not in specs:
+            plan["later"][svc] = "the release does not define it"
+            continue
+        mine = [c for c in containers if c.get("service") == svc]
+        outdated = any(c.get("name") in recreate for c in mine)
+        if mine and not outdated:
+            plan["as_is"].append(svc)
+            continue
+        why = "keeps running through the stop" if svc in set(running or ()) else ""
+        why = why or _why_not_prepared(specs[svc], len(mine))
+        if why:
+            plan["later"][svc] = why
+        else:
+            plan["prepare"][svc] = mine[0]["name"] if mine else None
+    return plan
+
+
+def created_after(ps_list, prepare):
+    """The container created for each prepared service ({service: new container}): the one in state created
+    that is not its old one. A service with none, or several, is left out."""
+    containers = _containers(ps_list)
+    found = {}
+    for svc, old in (prepare or {}).items():
+        new = [c["name"] for c in containers
+               if c.get("service") == svc and c.get("name") != old and c.get("state") == "created"]  # fmt: skip
+        if len(new) == 1:
+            found[svc] = new[0]
+    return found
+
+
+def healthcheck_argv(test):
+    """The command a container's healthcheck runs (``Config.Healthcheck.Test`` of ``docker inspect``), as argv for
+    ``docker exec``; None when it has none (``NONE``, or empty: running is then all there is to wait for)."""
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD":
+        return list(test[1:]) or None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])] if len(test) > 1 else None
+    return None

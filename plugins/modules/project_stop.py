@@ -128,6 +128,8 @@ def main():
                 quiet_since = quiet_since or now
                 if now - quiet_since >= p["settle"]:
                     break
+                time.sleep(min(0.5, p["settle"] - (now - quiet_since)))
+                continue
             else:
                 quiet_since = None
                 if now > deadline:
@@ -142,7 +144,8 @@ def main():
                 stopped.update(s for _unused, s in targets)
                 if proc.returncode != 0 and "No such container" not in proc.stderr:
                     module.warn("docker stop: %s" % first_line(proc.stderr, "rc %d" % proc.returncode))
-            time.sleep(0.5)
+                    # Something went wrong: look again after a pause, not at once.
+                    time.sleep(0.5)
         left = sorted({s for _unused, s in running(p["project"])})
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         module.fail_json(msg=str(exc), stopped=sorted(stopped), running=[], rounds=rounds)

@@ -88,6 +88,9 @@ def restore_plan(run):
     services = run.get("services") or {}
     data_services = [s for s in run.get("data_services") or [] if s in services]
     stopped = sorted(s for s in services if s not in data_services)
+    # The edge services are among the kept ones: they answer users, they hold no data.
+    edge = [s for s in run.get("edge_services") or [] if s in data_services]
+    data_kept = [s for s in data_services if s not in edge]
     moves = restart_plan(run.get("containers") or [], services)
     missing = run.get("missing_images") or []
     current = run.get("current_version") or "an unrecorded release"
@@ -108,7 +111,11 @@ def restore_plan(run):
         "as %s; rows written after %s are exported for reconciliation" % (
             run.get("database"), run.get("kept_database"), backup.get("created_at")),
         "stop          " + _names(stopped) + " (the application services, from the swap until their stage is healthy)",
-        "keep running  " + _names(data_services) + " (the database is swapped inside its server)",
+        "keep running  " + _names(data_kept) + " (the database is swapped inside its server)"
+        + ("; %s (in front of the application: users get its answer while the application is away)" % ", ".join(edge)
+           if edge else ""),
+        *(["prepare       the release's containers are created before the stop and started right after the swap, "
+           "each stage once its own healthcheck passes"] if run.get("prepare") else []),
         *_reload_lines(run),
         "remove        " + _names(moves["remove"]) + " (not in the target)",
         "interruption  every application service, from the database swap until its stage is healthy",

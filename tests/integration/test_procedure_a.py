@@ -6,7 +6,6 @@ deploy the broken one, roll back, and then try the ways a rollback must refuse t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from engine_events import ContainerEvents
 from receiver import (
     assert_completed,
     assert_no_secret,
@@ -118,38 +118,6 @@ def hooks(directory: Path) -> dict:
     hooks["before_stop"] = [str(directory / "drain.yml"), str(directory / "seen.yml")]
     hooks["after_verify"] = [str(directory / "seen.yml"), str(directory / "undrain.yml")]
     return hooks
-
-
-class ContainerEvents:
-    """(service, container name, action) of a project's containers, as the engine reports them while the block runs
-    (read live: the engine keeps too few past events for a busy machine's healthchecks)."""
-
-    def __init__(self, project: str):
-        self.seen: list[tuple[str, str, str]] = []
-        self.stream = docker.from_env().events(decode=True, filters={
-            "type": "container", "label": f"com.docker.compose.project={project}"})
-        self.thread = threading.Thread(target=self._read, daemon=True)
-
-    def _read(self):
-        # The stream ends with an error when it is closed.
-        with contextlib.suppress(Exception):
-            for e in self.stream:
-                if e.get("Action", "").startswith("exec_"):
-                    continue  # the healthchecks' own commands
-                attrs = e.get("Actor", {}).get("Attributes", {})
-                action = e["Action"]
-                if action == "kill":  # "kill 15" is the stop signal, "kill 9" the SIGKILL after the stop timeout
-                    action = f"kill {attrs.get('signal', '')}"
-                self.seen.append((attrs.get("com.docker.compose.service", ""), attrs.get("name", ""), action))
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(1)  # the last events of the run
-        self.stream.close()
-        self.thread.join(timeout=10)
 
 
 def assert_side_by_side(events, service: str) -> None:

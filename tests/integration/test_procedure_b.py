@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 from data import api, broken_with_data, counts, databases, psql, sidecars, write_as_user
+from engine_events import ContainerEvents
 from receiver import (
     assert_completed,
     assert_failed,
@@ -186,13 +187,37 @@ def test_procedure_b_plan_names_the_backup_and_changes_nothing(broken, stack):
     assert not (stack.state_dir / "lock").exists()
 
 
+APPLICATION = ("auth-service", "chat-service", "billing-service", "analytics-service", "email-worker", "api-gateway",
+               "frontend")  # fmt: skip
+
+
+def assert_prepared(events, services, output: str) -> None:
+    """Each service's new container was created while the old one served, and started only once the old one had
+    stopped on its stop signal (the swap is between); the old one went. The release's migrations were checked
+    before anything stopped."""
+    for service in services:
+        # Not the one-off container that checked the migrations (compose run: <project>-<service>-run-<id>).
+        mine = [(name, action) for svc, name, action in events if svc == service and "-run-" not in name]
+        created = [name for name, action in mine if action == "create"]
+        assert len(created) == 1, mine
+        new = created[0]
+        (old,) = {name for name, _action in mine} - {new}
+        wanted = ((new, "create"), (new, "start"), (old, "kill 15"), (old, "die"), (old, "destroy"))
+        order = [(name, action) for name, action in mine if (name, action) in wanted]
+        assert order == [(new, "create"), (old, "kill 15"), (old, "die"), (old, "destroy"), (new, "start")], mine
+    assert "created, not started: " in output and "created before the stop and started right after it: " in output
+    assert output.index("Take the check made against the restored copy before the stop") < output.index(
+        "Stop every application container of the project")
+
+
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
     postgres_before, proxy_before = stack.containers()["postgres"], stack.containers()["proxy"]
-    with notifying(stack) as receiver:
+    with notifying(stack) as receiver, ContainerEvents(stack.project) as engine:
         # A maximum downtime of 15 s, as a matrix's would be of minutes: the restore runs past it.
         run = stack.playbook("procedure_b", incident="inc-b", notify_max_downtime_minutes=0.25, rollback_probe=True)
         sent = by_channel(receiver.take())
     assert run.rc == 0, run.output
+    assert_prepared(engine.seen, APPLICATION, run.output)
     # While the restore ran, the downtime passed the maximum: level 2 was told then, by the progress process (the
     # team heard of it before the rollback's end), once, to every channel, PagerDuty included.
     texts = slack_texts(sent)

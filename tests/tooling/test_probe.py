@@ -41,8 +41,8 @@ def server():
     httpd.server_close()
 
 
-def probe(tmp_path, *args, hold=3) -> tuple[int, str, float]:
-    env = dict(os.environ, PROBE_HOLD=str(hold), PROBE_MARK_DIR=str(tmp_path))
+def probe(tmp_path, *args, hold=3, fresh=0) -> tuple[int, str, float]:
+    env = dict(os.environ, PROBE_HOLD=str(hold), PROBE_MARK_DIR=str(tmp_path), PROBE_FRESH=str(fresh))
     started = time.monotonic()
     proc = subprocess.run(["bash", str(PROBE), *args], capture_output=True, text=True, env=env, timeout=30, check=False)
     return proc.returncode, proc.stdout.strip(), time.monotonic() - started
@@ -67,6 +67,18 @@ def test_once_healthy_the_probe_holds_and_checks_until_its_hold_ends(server, tmp
     assert rc == 0
     assert took >= 3
     assert len(marks(tmp_path)) == 1
+
+
+def test_a_young_mark_gets_a_single_check_so_that_the_engine_sees_healthy_at_its_next_probe(server, tmp_path):
+    # A rollback ran the container's healthcheck itself as soon as it started: the engine's first probe, a second
+    # later, must not hold for 20 s before it reports healthy.
+    httpd, _unused = server
+    assert probe(tmp_path, "http", str(httpd.server_port), "/health", fresh=5)[0] == 0
+    rc, _unused, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=20, fresh=5)
+    assert rc == 0 and took < 2
+    # Once the mark is older than that, the hold is back.
+    rc, _unused, took = probe(tmp_path, "http", str(httpd.server_port), "/health", hold=2, fresh=0)
+    assert rc == 0 and took >= 2
 
 
 def test_slow_checks_do_not_stretch_the_hold_past_the_healthcheck_timeout(tmp_path):

@@ -462,3 +462,45 @@ def test_side_by_side_only_where_a_second_container_is_harmless():
     }
     # A service the restart leaves as it is ("same") is in neither; one with no container yet is only started.
     assert compose.side_by_side_plan(config, [], [], services) == {"side_by_side": {}, "plain": {}}
+
+
+def test_prepared_where_a_second_container_can_be_created_before_the_stop():
+    config = {"services": {
+        "api": {}, "web": {"ports": [{"target": 8080, "published": "18080"}]},
+        "db": {"volumes": [{"type": "volume", "source": "pgdata", "target": "/data"}]},
+        "named": {"container_name": "shop-named"}, "side": {"network_mode": "service:api"},
+        "pinned": {"networks": {"default": {"ipv4_address": "172.30.0.9"}}},
+        "twice": {}, "same": {}, "new": {}, "proxy": {},
+    }}  # fmt: skip
+    running = [_ps("api", "shop-api-1"), _ps("web", "shop-web-1"), _ps("db", "shop-db-1"), _ps("named", "shop-named"),
+               _ps("side", "shop-side-1"), _ps("pinned", "shop-pinned-1"), _ps("twice", "shop-twice-1"),
+               _ps("twice", "shop-twice-2"), _ps("same", "shop-same-1", state="exited"), _ps("proxy", "shop-proxy-1")]
+    recreate = [c["name"] for c in running if c["service"] != "same"]
+    plan = compose.prepare_plan(config, running, recreate, [*config["services"], "gone"], running=["db", "proxy"])
+    # The old one is stopped before the new one starts: a published port or a volume does not stand in the way.
+    assert plan["prepare"] == {"api": "shop-api-1", "web": "shop-web-1", "new": None}
+    assert plan["as_is"] == ["same"]
+    assert plan["later"] == {
+        "db": "keeps running through the stop", "proxy": "keeps running through the stop",
+        "named": "has a fixed container name (shop-named)",
+        "side": "shares the namespace of another container (network_mode service:api)",
+        "pinned": "has a fixed address on network default", "twice": "runs 2 containers",
+        "gone": "the release does not define it",
+    }  # fmt: skip
+
+
+def test_the_prepared_container_is_the_one_created_beside_the_old_one():
+    ps = [_ps("api", "shop-api-1"), _ps("api", "shop-api-2", state="created", health=""),
+          _ps("web", "shop-web-3", state="created", health=""), _ps("odd", "shop-odd-1", state="created", health=""),
+          _ps("odd", "shop-odd-2", state="created", health="")]
+    assert compose.created_after(ps, {"api": "shop-api-1", "web": None, "odd": None, "none": None}) == {
+        "api": "shop-api-2", "web": "shop-web-3"}
+
+
+@pytest.mark.parametrize("test, argv", [
+    (["CMD", "pg_isready", "-q"], ["pg_isready", "-q"]),
+    (["CMD-SHELL", "curl -f http://localhost/ || exit 1"], ["/bin/sh", "-c", "curl -f http://localhost/ || exit 1"]),
+    (["NONE"], None), ([], None), (None, None), (["CMD"], None),
+])
+def test_a_healthcheck_is_run_as_the_engine_runs_it(test, argv):
+    assert compose.healthcheck_argv(test) == argv

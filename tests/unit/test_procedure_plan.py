@@ -119,6 +119,21 @@ def test_the_restore_plan_names_the_backup_what_stops_and_what_data_changes():
     assert line(plan, "budget").endswith("10 min-20 min by the runbook (Procedure B: Code and database rollback)")
 
 
+def test_the_restore_plan_tells_the_edge_from_the_data_and_says_the_containers_are_prepared():
+    plan = procedure_plan({
+        "backup": {"id": "b1"}, "target": "v1.2.3", "containers": [],
+        "services": {"postgres": {"image": "postgres:16"}, "proxy": {"image": "haproxy"}, "auth": {"image": "a"}},
+        "data_services": ["postgres", "proxy"], "edge_services": ["proxy"], "prepare": True,
+    }, "B")  # fmt: skip
+    assert line(plan, "keep running") == (
+        "keep running  postgres (the database is swapped inside its server); proxy (in front of the application: "
+        "users get its answer while the application is away)")  # fmt: skip
+    assert line(plan, "prepare").startswith("prepare       the release's containers are created before the stop")
+    assert line(plan, "stop").startswith("stop          auth (the application services")
+    plan = procedure_plan({"backup": {"id": "b1"}, "services": {"auth": {"image": "a"}}, "prepare": False}, "B")
+    assert not [text for text in plan["lines"] if text.startswith("prepare")]
+
+
 def test_the_single_service_plan_recreates_one_service_and_keeps_the_rest():
     plan = procedure_plan({
         "service": "billing", "reason": "restarting", "from_version": "v1.2.5", "target": "v1.2.3",

@@ -18,6 +18,7 @@
 set -u
 
 hold=${PROBE_HOLD:-30}
+fresh=${PROBE_FRESH:-5}
 mark_dir=${PROBE_MARK_DIR:-/tmp}
 
 check() {
@@ -46,9 +47,15 @@ check() {
 read -r -a main_process < /proc/1/stat
 mark="$mark_dir/.probe-healthy-${main_process[21]}"
 
-if [ ! -e "$mark" ]; then
-  check "$@" || exit 1
-  : > "$mark" 2>/dev/null
+# The mark holds the time it was made. A young one (under PROBE_FRESH seconds) came from a check at the start,
+# perhaps not the engine's own (a rollback runs a new container's healthcheck command itself, at once): the engine
+# has not seen healthy yet, and must at its next probe, so a young mark gets a single check, not the hold.
+printf -v now '%(%s)T' -1
+made=
+[ -e "$mark" ] && read -r made < "$mark" 2>/dev/null
+if [ ! -e "$mark" ] || { [[ $made =~ ^[0-9]+$ ]] && (( now - made < fresh )); }; then
+  check "$@" || { rm -f "$mark"; exit 1; }
+  [ -e "$mark" ] || echo "$now" > "$mark" 2>/dev/null
   exit 0
 fi
 
