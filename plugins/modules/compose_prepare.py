@@ -101,6 +101,10 @@ options:
     description: Seconds an old container that runs again gets between its stop signal and SIGKILL.
     type: int
     default: 10
+  shutdown_mark:
+    description: Procedure D's mark (O(state=started)); while it exists nothing is started, and the module fails
+      with RV(shut_down).
+    type: path
   poll:
     description: Seconds between two health checks of a starting container.
     type: float
@@ -174,6 +178,10 @@ replaced:
   returned: state=started
   type: list
   elements: dict
+shut_down:
+  description: Whether it failed because O(shutdown_mark) exists.
+  returned: failure
+  type: bool
 problems:
   description: Each container's problem when a stage failed.
   returned: failure
@@ -405,8 +413,23 @@ def started(module, p):
     for c in containers:
         by_service.setdefault(c.get("service"), []).append(c)
     stages = list(p["stages"])
+    state_of = {c.get("name"): c.get("state") for c in containers}
+    # The old containers that have stopped already (Procedure B's stop) go at once, in one call; one that runs is
+    # stopped with its grace period just before its stage starts.
+    gone = [v["old"] for s, v in prepared.items() if v.get("old") and state_of.get(v["old"]) not in (None, "running")
+            and any(s in (stage.get("services") or []) for stage in stages)]  # fmt: skip
+    shut_down(module, p, actions)
+    if gone:
+        try:
+            rm = _docker(p, "rm", *gone)
+            if rm.returncode != 0:
+                raise ComposeRunError(_first(rm.stderr, "failed"))
+        except ComposeRunError as exc:
+            module.fail_json(msg="removing %s: %s" % (", ".join(gone), exc), actions=actions, prepared=prepared)
+        actions += [{"what": "container", "id": n, "status": "Removed"} for n in gone]
     for index, stage in enumerate(stages):
         services = list(stage.get("services") or [])
+        shut_down(module, p, actions)
         running = [s for s in services if any(c.get("state") == "running" for c in by_service.get(s, []))
                    and s not in prepared]  # fmt: skip
         todo = [s for s in services if s not in running]
@@ -416,7 +439,7 @@ def started(module, p):
                              prepared=prepared, remaining=[s.get("name") for s in stages[index:]],
                              seconds=seconds)  # fmt: skip
         began = time.monotonic()
-        old = [prepared[s]["old"] for s in todo if s in prepared and prepared[s].get("old")]
+        old = [prepared[s]["old"] for s in todo if s in prepared and prepared[s].get("old") not in [None] + gone]
         names = [prepared[s]["new"] if s in prepared else
                  next(c["name"] for c in by_service.get(s, [])) for s in todo]  # fmt: skip
         try:
@@ -445,6 +468,14 @@ def started(module, p):
                      if s in prepared and prepared[s].get("old")]  # fmt: skip
     module.exit_json(changed=bool(actions), actions=actions, replaced=replaced, started=done, prepared=prepared,
                      remaining=[], seconds=seconds)  # fmt: skip
+
+
+def shut_down(module, p, actions):
+    """Procedure D's mark is there: nothing more is started."""
+    if p["shutdown_mark"] and os.path.exists(p["shutdown_mark"]):
+        module.fail_json(msg="Procedure D shut the project down during this run; nothing more is started until "
+                             "procedure_d.yml -e clear=true", changed=bool(actions), actions=actions,
+                         prepared=p["prepared"], shut_down=True)  # fmt: skip
 
 
 def absent(module, p):
@@ -478,6 +509,7 @@ def main():
             wait_timeout=dict(type="int", default=300),
             stop_timeout=dict(type="int", default=10),
             poll=dict(type="float", default=0.1),
+            shutdown_mark=dict(type="path"),
         ),
         supports_check_mode=True,
     )

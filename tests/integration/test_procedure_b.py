@@ -144,6 +144,26 @@ def test_a_bad_backup_or_failing_restore_changes_nothing(broken, stack, case, ex
     assert "Next:" not in message, message
 
 
+def project_containers(stack) -> set[str]:
+    label = f"label=com.docker.compose.project={stack.project}"
+    return set(stack.host(["docker", "ps", "-aq", "--no-trunc", "--filter", label]).stdout.split())
+
+
+def test_migrations_that_disagree_with_the_restored_copy_stop_the_run_before_anything_stops(broken, stack):
+    # The release's containers are created before the stop, and its migrations checked against the restored copy:
+    # here the check finds a migration the code does not ship (every "applied" line is taken for one), and the run
+    # ends with the running containers untouched and the prepared ones gone.
+    containers, data, ids = stack.containers(), counts(stack), project_containers(stack)
+    run = stack.playbook("procedure_b", incident="inc-b-migrations", rollback_migration_mismatch="applied")
+    assert run.rc != 0
+    fatal = [msg for msg in run.failed_tasks() if "Procedure B failed" in msg]
+    assert fatal and "do not match the restored saas_db" in fatal[-1], run.output[-3000:]
+    assert "nothing was stopped" in fatal[-1] and "saas_db is untouched" in fatal[-1], fatal[-1]
+    assert "created, not started: " in run.output
+    untouched(stack, containers, data)
+    assert project_containers(stack) == ids
+
+
 def test_restore_list_shows_date_version_size_and_counts(broken, stack):
     run = stack.playbook("restore", list=True)
     assert run.rc == 0, run.output
