@@ -90,6 +90,8 @@ class Race:
             "no_answer": sum(s["status"] in NO_ANSWER for s in samples),
             "by_rollback": sum(s["status"] in BY_ROLLBACK for s in samples),
             "longest": longest,
+            # Which requests failed (flow and status), to find the replacement that cost them.
+            "failed": sorted({f"{s['flow']} {s['status']}" for s in samples if s["status"] in failed}),
         }
 
     def wait_answering(self, limit: float = 120) -> None:
@@ -174,7 +176,8 @@ def main() -> int:
                 results[name].append(ENTRIES[name](Race(stack, args.rate)))
                 r = results[name][-1]
                 print(f"round {n + 1} {name}: rc {r['rc']}, {r['no_answer']} without an answer, {r['by_rollback']} "
-                      f"5xx by the rollback, longest gap {r['longest']:.2f} s, {r['seconds']:.1f} s", flush=True)
+                      f"5xx by the rollback, longest gap {r['longest']:.2f} s, {r['seconds']:.1f} s"
+                      + (f" (failed: {', '.join(r['failed'])})" if r["failed"] else ""), flush=True)
     finally:
         stack.destroy()
         shutil.rmtree(root, ignore_errors=True)

@@ -543,3 +543,42 @@ def healthcheck_argv(test):
     if test[0] == "CMD-SHELL":
         return ["/bin/sh", "-c", " ".join(test[1:])] if len(test) > 1 else None
     return None
+
+
+def release_argv(compose_argv, repo, commit, workdir):
+    """The project's compose command line with each ``--file`` inside ``repo`` replaced by its text at ``commit``
+    (written under ``workdir``). The project directory stays ``repo``: relative paths resolve as they will once
+    the commit is checked out, and Compose computes the same configuration for the containers."""
+    root = os.path.realpath(repo)
+    argv, files = [], 0
+    args = list(compose_argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        path = None
+        if arg.startswith("--file="):
+            path = arg.split("=", 1)[1]
+        elif arg in ("--file", "-f") and i + 1 < len(args):
+            path = args[i + 1]
+            i += 1
+        if path is None:
+            argv.append(arg)
+        else:
+            real = os.path.realpath(os.path.join(root, path))
+            if real == root or not real.startswith(root + os.sep):
+                argv.append("--file=" + path)
+            else:
+                rel = os.path.relpath(real, root)
+                show = subprocess.run(["git", "-C", root, "show", "%s:%s" % (commit, rel)], capture_output=True,
+                                      check=False)  # fmt: skip
+                if show.returncode != 0:
+                    why = " ".join(show.stderr.decode("utf-8", "replace").split())[:300] or "git show failed"
+                    raise ComposeRunError("%s is not in commit %s: %s" % (rel, commit[:12], why))
+                dest = os.path.join(workdir, "%d" % files, rel)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with open(dest, "wb") as handle:
+                    handle.write(show.stdout)
+                files += 1
+                argv.append("--file=" + dest)
+        i += 1
+    return argv

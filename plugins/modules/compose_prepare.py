@@ -208,6 +208,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     healthcheck_argv,
     parse_ps,
     prepare_plan,
+    release_argv,
 )
 
 
@@ -217,45 +218,6 @@ def _docker(p, *args, timeout=120):
 
 def _first(text, default):
     return " ".join((text or "").split())[:300] or default
-
-
-def release_argv(compose_argv, repo, commit, workdir):
-    """The project's compose command line with each ``--file`` inside ``repo`` replaced by its text at ``commit``
-    (written under ``workdir``). The project directory stays ``repo``: relative paths resolve as they will once
-    the commit is checked out, and Compose computes the same configuration for the containers."""
-    root = os.path.realpath(repo)
-    argv, files = [], 0
-    args = list(compose_argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        path = None
-        if arg.startswith("--file="):
-            path = arg.split("=", 1)[1]
-        elif arg in ("--file", "-f") and i + 1 < len(args):
-            path = args[i + 1]
-            i += 1
-        if path is None:
-            argv.append(arg)
-        else:
-            real = os.path.realpath(os.path.join(root, path))
-            if real == root or not real.startswith(root + os.sep):
-                argv.append("--file=" + path)
-            else:
-                rel = os.path.relpath(real, root)
-                show = subprocess.run(["git", "-C", root, "show", "%s:%s" % (commit, rel)], capture_output=True,
-                                      check=False)  # fmt: skip
-                if show.returncode != 0:
-                    raise ComposeRunError("%s is not in commit %s: %s" % (rel, commit[:12], _first(
-                        show.stderr.decode("utf-8", "replace"), "git show failed")))  # fmt: skip
-                dest = os.path.join(workdir, "%d" % files, rel)
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                with open(dest, "wb") as handle:
-                    handle.write(show.stdout)
-                files += 1
-                argv.append("--file=" + dest)
-        i += 1
-    return argv
 
 
 def project_containers(p, argv=None):
@@ -283,8 +245,9 @@ def created(module, p):
     actions, check = [], None
     try:
         argv = release_argv(p["compose_argv"], p["repo"], p["commit"], workdir)
-        leftovers = remove_unstarted(p, project_containers(p), set(p["services"]))
-        actions += [{"what": "container", "id": n, "status": "Removed"} for n in leftovers]
+        if not module.check_mode:
+            leftovers = remove_unstarted(p, project_containers(p), set(p["services"]))
+            actions += [{"what": "container", "id": n, "status": "Removed"} for n in leftovers]
         config = compose_run(argv, p["compose_env"], ["config", "--format", "json"])
         if config.returncode != 0:
             raise ComposeRunError("the release's compose files: " + _first(config.stderr, "exit %d"
@@ -306,7 +269,10 @@ def created(module, p):
                     args += ["--scale", "%s=2" % svc]
             made = compose_run(argv, p["compose_env"], args + ["--"] + list(plan["prepare"]), timeout=600)
             if made.returncode != 0:
-                raise ComposeRunError("docker compose create: " + _first(compose_error(made.stderr), "failed"))
+                # What it created before it failed goes too.
+                left = remove_unstarted(p, project_containers(p), set(p["services"]))
+                raise ComposeRunError("docker compose create: %s; removed: %s" % (
+                    _first(compose_error(made.stderr), "failed"), ", ".join(left) or "none"))  # fmt: skip
             new = created_after(project_containers(p), plan["prepare"])
             missing = sorted(set(plan["prepare"]) - set(new))
             prepared = {svc: {"new": name, "old": plan["prepare"][svc]} for svc, name in new.items()}

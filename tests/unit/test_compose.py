@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -504,3 +507,39 @@ def test_the_prepared_container_is_the_one_created_beside_the_old_one():
 ])
 def test_a_healthcheck_is_run_as_the_engine_runs_it(test, argv):
     assert compose.healthcheck_argv(test) == argv
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": os.environ["PATH"]})  # fmt: skip
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+
+
+def test_the_release_compose_files_are_read_at_its_commit_and_the_tree_is_left_alone(tmp_path):
+    repo, work, outside = tmp_path / "app", tmp_path / "work", tmp_path / "override.yml"
+    (repo / "deploy").mkdir(parents=True)
+    work.mkdir()
+    outside.write_text("services: {}\n")
+    _git(repo, "init", "-q")
+    (repo / "compose.yaml").write_text("services: {api: {image: api:v1}}\n")
+    (repo / "deploy" / "extra.yml").write_text("services: {api: {environment: {A: '1'}}}\n")
+    _git(repo, "add", "-A")
+    first = _git(repo, "commit", "-qm", "v1")
+    (repo / "compose.yaml").write_text("services: {api: {image: api:v2}}\n")
+    _git(repo, "commit", "-qam", "v2")
+    argv = ["docker", "compose", "--project-name", "shop", "--project-directory", str(repo),
+            f"--file={repo}/compose.yaml", "-f", "deploy/extra.yml", f"--file={outside}"]  # fmt: skip
+    got = compose.release_argv(argv, str(repo), first, str(work))
+    assert got[:6] == argv[:6]
+    files = [a.split("=", 1)[1] for a in got if a.startswith("--file=")]
+    assert Path(files[0]).read_text() == "services: {api: {image: api:v1}}\n"
+    assert Path(files[1]).read_text() == "services: {api: {environment: {A: '1'}}}\n"
+    assert files[1].endswith("deploy/extra.yml") and files[2] == str(outside)
+    assert all(f.startswith(str(work)) for f in files[:2])
+    # The work tree is where it was.
+    assert (repo / "compose.yaml").read_text() == "services: {api: {image: api:v2}}\n"
+    (repo / "late.yml").write_text("services: {}\n")
+    with pytest.raises(compose.ComposeRunError, match=r"late\.yml is not in commit"):
+        compose.release_argv(["docker", "compose", "--file=late.yml"], str(repo), first, str(work))
