@@ -582,3 +582,28 @@ def release_argv(compose_argv, repo, commit, workdir):
                 argv.append("--file=" + dest)
         i += 1
     return argv
+
+
+def run_together(commands, compose_env, timeout):
+    """Run the commands (argv lists) at the same time; for each, in order, ``(returncode, stderr text)``, with
+    returncode None when it did not end within ``timeout`` seconds (it is killed) or could not be started."""
+    env = dict(os.environ, **{k: str(v) for k, v in (compose_env or {}).items()})
+    procs = []
+    for argv in commands:
+        try:
+            procs.append(subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env))
+        except OSError as exc:
+            procs.append(exc)
+    results = []
+    for proc in procs:
+        if isinstance(proc, OSError):
+            results.append((None, str(proc)))
+            continue
+        try:
+            _unused, err = proc.communicate(timeout=timeout)
+            results.append((proc.returncode, err.decode("utf-8", "replace")))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            results.append((None, "did not end within %d s" % timeout))
+    return results

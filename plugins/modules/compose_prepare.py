@@ -192,7 +192,6 @@ problems:
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -209,6 +208,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     parse_ps,
     prepare_plan,
     release_argv,
+    run_together,
 )
 
 
@@ -342,15 +342,9 @@ def wait_healthy(p, names, timeout):
                 if argv is None:
                     pending.remove(name)
                 else:
-                    checks[name] = subprocess.Popen(["docker", "exec", name] + argv, stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL, env=_env(p))  # fmt: skip
-        for name, proc in checks.items():
-            try:
-                rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                rc = None
+                    checks[name] = ["docker", "exec", name] + argv
+        ran = run_together(checks.values(), p["compose_env"], max(1, int(deadline - time.monotonic())))
+        for name, (rc, _unused) in zip(checks, ran, strict=True):
             if rc == 0:
                 pending.remove(name)
             else:
@@ -361,10 +355,6 @@ def wait_healthy(p, names, timeout):
             return problems or ["%s: not healthy" % n for n in pending]
         time.sleep(p["poll"])
     return []
-
-
-def _env(p):
-    return dict(os.environ, **{k: str(v) for k, v in (p["compose_env"] or {}).items()})
 
 
 def started(module, p):
@@ -415,11 +405,10 @@ def started(module, p):
                 if rm.returncode != 0:
                     raise ComposeRunError("removing %s: %s" % (", ".join(old), _first(rm.stderr, "failed")))
                 actions += [{"what": "container", "id": n, "status": "Removed"} for n in old]
-            procs = [subprocess.Popen(["docker", "start", n], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      env=_env(p)) for n in names]  # fmt: skip
-            errors = [_first(proc.communicate(timeout=120)[1].decode("utf-8", "replace"), "failed")
-                      for proc in procs if proc.wait(timeout=120) != 0]  # fmt: skip
-        except (ComposeRunError, OSError, subprocess.TimeoutExpired) as exc:
+            begun = run_together([["docker", "start", n] for n in names], p["compose_env"], 120)
+            errors = ["%s: %s" % (n, _first(err, "failed")) for n, (rc, err) in zip(names, begun, strict=True)
+                      if rc != 0]  # fmt: skip
+        except ComposeRunError as exc:
             errors = [str(exc)]
         actions += [{"what": "container", "id": n, "status": "Started"} for n in names]
         found = errors or wait_healthy(p, names, int(stage.get("timeout") or p["wait_timeout"]))

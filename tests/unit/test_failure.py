@@ -128,7 +128,8 @@ def test_each_procedures_steps_hold_its_runbook_steps(steps, runbook_roles):
 
     def roles(items):
         for task in items:
-            role = (task.get("ansible.builtin.import_role") or {}).get("name")
+            spec = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role") or {}
+            role = spec.get("name")
             if role:
                 yield role.rsplit(".", 1)[-1]
             yield from roles(task.get("block", []))
