@@ -252,10 +252,12 @@ def created(module, p):
         if config.returncode != 0:
             raise ComposeRunError("the release's compose files: " + _first(config.stderr, "exit %d"
                                                                            % config.returncode))  # fmt: skip
-        dry = compose_run(argv, p["compose_env"], ["up", "--dry-run", "--detach", "--no-deps", "--no-build",
-                                                   "--pull", "never", "--"] + p["services"])  # fmt: skip
+        # What would be recreated: `create`, not `up`, whose dry run waits on dependencies that are stopped (a run
+        # that died after its stop) and fails.
+        dry = compose_run(argv, p["compose_env"], ["create", "--dry-run", "--no-build", "--pull", "never", "--"]
+                          + p["services"])  # fmt: skip
         if dry.returncode != 0:
-            raise ComposeRunError("docker compose up --dry-run: " + _first(compose_error(dry.stderr), "failed"))
+            raise ComposeRunError("docker compose create --dry-run: " + _first(compose_error(dry.stderr), "failed"))
         if p["check"]:
             check = run_check(p, argv)
         containers = project_containers(p)

@@ -9,10 +9,13 @@ from drill_checks import DATA_SERVICES, INCIDENTS, STATE, TIMELINES, get, histor
 
 PROJECT = "drill-procedure-b"
 GATEWAY = "http://127.0.0.1:18092"
-# Procedure B's steps, in the order the timeline records them.
+# Procedure B's steps, in the order the timeline records them: the release's containers are created and its
+# migrations checked against the restored copy before the swap; the prepared containers start right after it, and
+# the checkout follows.
 STEPS = [
-    "assess", "restore_select", "preflight", "restore_check", "backup", "restore_side", "restore_swap",
-    "checkout", "restore_migrations", "staged_restart", "restore_database", "verify", "restore_reconcile", "history",
+    "assess", "restore_select", "preflight", "restore_check", "backup", "restore_side", "staged_restart_prepare",
+    "restore_migrations", "restore_swap", "staged_restart_prepared", "checkout", "staged_restart", "restore_database",
+    "verify", "restore_reconcile", "history",
 ]  # fmt: skip
 
 
