@@ -151,8 +151,16 @@ def test_each_fault_fires_its_trigger(measured):
             "email_failure_rate": "runbook_rollback:email_failure_rate > 50",
             "openai_failure_rate": "runbook_rollback:openai_failure_rate > 20",
         }
-        poll("every fault seen by Prometheus",
-             lambda: not [name for name, query in over.items() if prom.value(query) is None], timeout=120)
+        missing: list[str] = []
+
+        def all_seen() -> bool:
+            missing[:] = [name for name, query in over.items() if prom.value(query) is None]
+            return not missing
+
+        try:
+            poll("every fault seen by Prometheus", all_seen, timeout=120)
+        except pytest.fail.Exception as exc:
+            raise AssertionError(f"{exc}; not seen: {', '.join(missing)}") from None
 
         decision = assess(st, prom, "t-faults")
         fired = {t["id"] for t in decision["triggers"]}
