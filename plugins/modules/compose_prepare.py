@@ -62,6 +62,11 @@ options:
     type: list
     elements: str
     default: []
+  leave:
+    description: Services to leave to Compose after the stop, each with why (O(state=created)); for example those
+      built without an image name, whose name points at the release's build only once the stop is over.
+    type: dict
+    default: {}
   repo:
     description: The git work tree of the compose files (O(state=created)).
     type: path
@@ -263,6 +268,13 @@ def created(module, p):
         containers = project_containers(p)
         plan = prepare_plan(json.loads(config.stdout), containers, dry_run_recreated(dry.stderr), p["services"],
                             p["running"])  # fmt: skip
+        # Left to Compose whatever the plan says: created now, or started as it is, such a service would run what
+        # its name points at before the stop.
+        for svc, why in (p["leave"] or {}).items():
+            if svc in plan["prepare"] or svc in plan["as_is"]:
+                plan["prepare"].pop(svc, None)
+                plan["as_is"] = [s for s in plan["as_is"] if s != svc]
+                plan["later"][svc] = str(why)
         prepared = {}
         if plan["prepare"] and not module.check_mode:
             args = ["create", "--no-recreate", "--no-build", "--pull", "never"]
@@ -460,6 +472,7 @@ def main():
             repo=dict(type="path"),
             commit=dict(type="str"),
             check=dict(type="dict"),
+            leave=dict(type="dict", default={}),
             prepared=dict(type="dict", default={}),
             as_is=dict(type="list", elements="str", default=[]),
             stages=dict(type="list", elements="dict", default=[]),
