@@ -397,6 +397,11 @@ def _or_zero(value):
 
 # --- Side by side: a service's new container beside its old one -----------------------------------------------
 # A dry run's line for a container it would recreate: "DRY-RUN MODE -  Container app-api-1  Recreate".
+def docker_run(compose_env, args, timeout=120):
+    """One command of the engine a project is on (its environment: DOCKER_HOST and the like), as compose_run."""
+    return compose_run(["docker"], compose_env, list(args), timeout=timeout, label="docker")
+
+
 _DRY_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreated?\s*$")
 
 

@@ -208,6 +208,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     compose_error,
     compose_run,
     created_after,
+    docker_run,
     dry_run_recreated,
     healthcheck_argv,
     parse_ps,
@@ -218,7 +219,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
 
 
 def _docker(p, *args, timeout=120):
-    return compose_run(["docker"], p["compose_env"], list(args), timeout=timeout, label="docker")
+    return docker_run(p["compose_env"], args, timeout=timeout)
 
 
 def _first(text, default):

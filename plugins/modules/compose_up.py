@@ -154,6 +154,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     ComposeRunError,
     compose_error,
     compose_run,
+    docker_run,
     dry_run_recreated,
     parse_ps,
     problems,
@@ -280,8 +281,7 @@ def plan_side_by_side(p):
 
 
 def _docker(p, *args):
-    """One command of the engine the project is on (its environment: DOCKER_HOST and the like)."""
-    return compose_run(["docker"], p["compose_env"], list(args), timeout=p["wait_timeout"] + 120, label="docker")
+    return docker_run(p["compose_env"], args, timeout=p["wait_timeout"] + 120)
 
 
 def _new_containers(p, old_of):
