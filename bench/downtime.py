@@ -17,7 +17,8 @@ every entry of the race, round after round:
 
 For each: the requests without an answer (connection error, timeout), those answered 5xx by the rollback
 itself (502, 503, 504: the proxy's or the gateway's, not the broken release's own 500s), the longest gap
-without a good answer, and the run's time; the minimum, median and maximum over the rounds, and each
+without a good answer (between two answers: a request the proxy held until the gateway came back counts as a
+wait until it was answered), and the run's time; the minimum, median and maximum over the rounds, and each
 median's ratio to the literal runbook's. C counts the requests of the other services only (billing's own
 fail until it is back, whatever the way). The last line is the headline. Prints figures; asserts nothing.
 `make bench` runs it.
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "demo")]
 
 from stack import Stack
-from traffic import downtime
+from traffic import longest_wait
 
 NO_ANSWER = {"connection error", "timeout"}
 BY_ROLLBACK = {502, 503, 504}
@@ -82,14 +83,14 @@ class Race:
         samples = [s for s in json.loads(out.read_text())["samples"] if only is None or only(s)]
         out.unlink()
         failed = NO_ANSWER | BY_ROLLBACK
-        _total, longest = downtime([(s["t"], s["status"] in failed) for s in samples])
         return {
             "rc": rc,
             "seconds": seconds,
             "requests": len(samples),
             "no_answer": sum(s["status"] in NO_ANSWER for s in samples),
             "by_rollback": sum(s["status"] in BY_ROLLBACK for s in samples),
-            "longest": longest,
+            # Between good answers: a request the proxy held until the gateway was back waited all along.
+            "longest": longest_wait(samples, lambda status: status in failed),
             # Which requests failed (flow and status), to find the replacement that cost them.
             "failed": sorted({f"{s['flow']} {s['status']}" for s in samples if s["status"] in failed}),
         }
@@ -154,6 +155,9 @@ FIGURES = (("no_answer", "no answer", "d"), ("by_rollback", "5xx by it", "d"), (
 
 def spread(values: list, fmt: str) -> str:
     low, mid, high = min(values), statistics.median(values), max(values)
+    if fmt == "d" and mid != int(mid):  # the median of an even number of counts
+        mid, fmt = float(mid), ".1f"
+    mid = int(mid) if fmt == "d" else mid
     return f"{mid:{fmt}}" if low == high else f"{mid:{fmt}} ({low:{fmt}}-{high:{fmt}})"
 
 

@@ -8,9 +8,10 @@ container, hashed on the way, archive listed, rows counted) and restore (into a 
 --jobs, row counts checked) are timed against a plain `pg_dump -Fc` / `pg_restore` of the same data.
 Prints figures; asserts nothing. `make bench-restore` runs it.
 
-Procedure B's window is the longest run of requests the application did not answer: answered 502/503/504 by the
-proxy or the gateway in its place (the staging proxy's maintenance answer), or not answered at all (connection
-errors, timeouts, counted on their own: there should be none).
+Procedure B's window is the longest time without a good answer, between two answers: the requests answered
+502/503/504 by the proxy or the gateway in its place (the staging proxy's maintenance answer) or held by the proxy
+until the gateway came back fall in it; so would those not answered at all (connection errors, timeouts, counted
+on their own: there should be none).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "demo"), str(ROOT / ".collections")]
 
 from stack import Stack
-from traffic import downtime
+from traffic import downtime, longest_wait
 
 from ansible_collections.runbook.rollback.plugins.module_utils import backup, restore
 
@@ -122,7 +123,8 @@ def procedure_b_with_traffic(stack: Stack, label: str) -> dict:
     traffic.send_signal(signal.SIGTERM)
     traffic.wait(timeout=60)
     samples = json.loads(out.read_text())["samples"]
-    total, longest = downtime([(s["t"], s["status"] in UNREACHABLE) for s in samples])
+    total, _ = downtime([(s["t"], s["status"] in UNREACHABLE) for s in samples])
+    longest = longest_wait(samples, lambda status: status in UNREACHABLE)
     size = int(psql(stack, "SELECT pg_database_size('saas_db')").strip())
     steps = {}
     timeline = stack.timelines / "latest.json"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import math
 import random
@@ -95,6 +96,16 @@ def downtime(events: list[tuple[float, bool]]) -> tuple[float, float]:
         total += span
         longest = max(longest, span)
     return total, longest
+
+
+def longest_wait(samples: list[dict], failed=is_failure) -> float:
+    """The longest time in which no request got a good answer, in seconds.
+
+    Measured between the answers (sent + latency), not the sends: a request the proxy held until the service came
+    back was answered only then, and a user waited for it all along. `failed(status)` says which answers are not
+    good. 0 for fewer than two good answers."""
+    answers = sorted(s["t"] + s["latency_ms"] / 1000 for s in samples if not failed(s["status"]))
+    return max((later - earlier for earlier, later in itertools.pairwise(answers)), default=0.0)
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -90,3 +90,25 @@ def test_loopback_urls_are_accepted(url):
 def test_other_hosts_are_refused(url):
     with pytest.raises(ValueError, match="refusing"):
         traffic.check_url(url)
+
+
+def sample(t, status=200, latency_ms=10.0):
+    return {"t": t, "flow": "login", "status": status, "latency_ms": latency_ms}
+
+
+def test_the_longest_wait_counts_a_held_request_until_its_answer():
+    # Sent at 1.0, held by the proxy for 3.5 s, then answered: users waited from the answer at 0.51 to 4.5.
+    samples = [sample(0.5), sample(1.0, latency_ms=3500), sample(4.6)]
+    assert traffic.longest_wait(samples) == pytest.approx(3.99)
+
+
+def test_the_longest_wait_skips_failed_answers():
+    samples = [sample(0.0), sample(0.5, 503), sample(1.0, "connection error"), sample(2.0)]
+    assert traffic.longest_wait(samples) == pytest.approx(2.0)
+    # A status the caller does not count as failed is an answer.
+    assert traffic.longest_wait(samples, lambda status: status == "connection error") == pytest.approx(1.5)
+
+
+def test_no_wait_without_two_good_answers():
+    assert traffic.longest_wait([]) == 0.0
+    assert traffic.longest_wait([sample(0.0), sample(1.0, 502)]) == 0.0
