@@ -403,6 +403,7 @@ def docker_run(compose_env, args, timeout=120):
 
 
 _DRY_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreated?\s*$")
+_DRY_PREFIX = re.compile(r"^\s*DRY-RUN MODE -\s*")
 
 
 def dry_run_recreated(stderr):
@@ -413,6 +414,12 @@ def dry_run_recreated(stderr):
         if m and m.group(1) not in found:
             found.append(m.group(1))
     return found
+
+
+def dry_run_changes(stderr):
+    """What `docker compose up --dry-run` would change (up_actions of its progress lines); [] when it would find
+    every container as it should be."""
+    return up_actions("\n".join(_DRY_PREFIX.sub("", line) for line in (stderr or "").splitlines()))
 
 
 def _why_not_twice(spec):

@@ -412,6 +412,7 @@ def clean_leftovers(compose, database, keep_side=None):
     return dropped
 
 
+NAMES_SQL = "SELECT datname FROM pg_database WHERE datname IN (%s, %s)"
 BLOCK_SQL = "ALTER DATABASE {db_ident} ALLOW_CONNECTIONS false"
 TERMINATE_SQL = (
     "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
@@ -432,35 +433,37 @@ def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
     The side database's sequences first move past `database`'s; then `database` refuses new connections,
     the sessions left are ended, and one transaction renames both, lets the kept one accept connections
     again (for reconciliation) and marks the restored one with the backup's id. When the rename fails,
-    `database` accepts connections again and is unchanged."""
+    `database` accepts connections again and is unchanged. The application is stopped while this runs: one
+    psql reads both names, and one refuses, ends and renames (each of its -c commits on its own)."""
     if not side.startswith(database + SIDE_INFIX) or not kept.startswith(database + KEPT_INFIX):
         raise BackupError("swap names %s / %s do not belong to %s" % (side, kept, database))
-    if database_info(compose, side) is None:
+    sql = NAMES_SQL % (literal(check_db_name(side)), literal(check_db_name(kept)))
+    found = set(psql(compose, sql, what="reading databases %s, %s" % (side, kept)).split())
+    if side not in found:
         raise BackupError("side database %s does not exist" % side)
-    if database_info(compose, kept) is not None:
+    if kept in found:
         raise BackupError("database %s exists already" % kept)
     names = dict(db=literal(database), side=literal(side), db_ident=ident(database), kept_ident=ident(kept),
                  side_ident=ident(side), mark=literal(mark(backup_id, kept)))  # fmt: skip
     # The application services are stopped: the current sequences no longer move.
     advanced = advance_sequences(compose, database, side)
-    # A client that reconnects in a loop (a worker, a pooler) can no longer get in between.
-    psql(compose, BLOCK_SQL.format(**names), what="refusing new connections to %s" % database)
+    # First refused, so that a client that reconnects in a loop (a worker, a pooler) can no longer get in between;
+    # then its sessions are ended; then the renames, in one transaction (one -c: one query string).
+    commands = [BLOCK_SQL.format(**names), TERMINATE_SQL.format(**names), SWAP_SQL.format(**names)]
     error = None
-    try:
-        for attempt in range(attempts):
-            psql(compose, TERMINATE_SQL.format(**names), what="ending the sessions of %s" % database)
-            # psql -c sends the statements as one query string: they commit or roll back together.
-            rc, _unused, err = compose.run("psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres",
-                                           "-c", SWAP_SQL.format(**names))  # fmt: skip
-            if rc == 0:
-                return attempt + 1, advanced
-            error = first_line(err, "rc %d" % rc)
-            # A session that was still ending: try again.
-            if "being accessed by other users" not in error:
-                break
-            time.sleep(pause)
-    except BackupError as exc:
-        error = str(exc)
+    for attempt in range(attempts):
+        argv = ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-d", "postgres"]
+        for sql in commands:
+            argv += ["-c", sql]
+        rc, _unused, err = compose.run(*argv)
+        if rc == 0:
+            return attempt + 1, advanced
+        error = first_line(err, "rc %d" % rc)
+        # A session that was still ending: end the sessions and try the renames again (still refused).
+        if "being accessed by other users" not in error:
+            break
+        commands = commands[-2:]
+        time.sleep(pause)
     try:
         allow_connections(compose, database)
     except BackupError as exc:

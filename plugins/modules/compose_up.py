@@ -155,6 +155,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     compose_error,
     compose_run,
     docker_run,
+    dry_run_changes,
     dry_run_recreated,
     parse_ps,
     problems,
@@ -205,6 +206,10 @@ def main():
     actions, replaced = [], []
     if p["replace"] == "side_by_side" and not module.check_mode:
         plan = plan_side_by_side(p)
+        if plan.get("as_is"):
+            # Nothing to recreate, start or remove, every container running and healthy: `up --wait` would only
+            # find them so (Procedure B's restart after the prepared start, a stage the release did not change).
+            module.exit_json(changed=False, actions=[], replaced=[])
         replaced = [{"service": svc, "how": "plain", "why": why} for svc, why in plan["plain"].items()]
         if plan["side_by_side"]:
             actions = side_by_side(module, p, plan["side_by_side"], shut_down, replaced)
@@ -251,12 +256,17 @@ def plan_side_by_side(p):
     none = {"side_by_side": {}, "plain": {}}
     try:
         dry = compose_run(p["compose_argv"], p["compose_env"], ["up", "--dry-run", "--detach", "--no-deps",
-                                                                "--no-build", "--pull", "never", "--"] + p["services"])
-        config = compose_run(p["compose_argv"], p["compose_env"], ["config", "--format", "json"])
+                                                                "--no-build", "--pull", "never"]
+                          + (["--remove-orphans"] if p["remove_orphans"] else []) + ["--"] + p["services"])
         ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
-    except ComposeRunError:
+        if dry.returncode != 0 or ps.returncode != 0:
+            return none
+        if not dry_run_changes(dry.stderr) and not problems(ps.stdout, p["services"]):
+            return dict(none, as_is=True)
+        config = compose_run(p["compose_argv"], p["compose_env"], ["config", "--format", "json"])
+    except (ComposeRunError, ValueError):
         return none
-    if dry.returncode != 0 or config.returncode != 0 or ps.returncode != 0:
+    if config.returncode != 0:
         return none
     try:
         plan = side_by_side_plan(json.loads(config.stdout), parse_ps(ps.stdout), dry_run_recreated(dry.stderr),

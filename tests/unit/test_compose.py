@@ -427,6 +427,18 @@ def test_a_dry_run_names_the_containers_it_would_recreate():
     assert compose.dry_run_recreated("") == []
 
 
+def test_a_dry_run_that_finds_everything_as_it_should_be_changes_nothing():
+    changes = [(a["id"], a["status"]) for a in compose.dry_run_changes(DRY_RUN)]
+    assert changes == [("shop-api-1", "Recreated"), ("9b401427c84e_shop-api-1", "Starting"),
+                       ("shop-worker-1", "Recreate")]  # fmt: skip
+    running = " DRY-RUN MODE -  Container shop-web-1  Running\n DRY-RUN MODE -  Container shop-db-1  Running\n"
+    assert compose.dry_run_changes(running) == []
+    assert compose.dry_run_changes("") == []
+    # A stopped container is started, an orphan removed: changes.
+    assert compose.dry_run_changes(" DRY-RUN MODE -  Container shop-web-1  Starting\n") != []
+    assert compose.dry_run_changes(" DRY-RUN MODE -  Container shop-old-1  Removed\n") != []
+
+
 def _ps(service, name, state="running", health="healthy"):
     return {"service": service, "name": name, "state": state, "health": health}
 

@@ -19,8 +19,9 @@ class Worker(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             try:
-                # A short block keeps shutdown quick: the loop re-checks `stopping` every second.
-                item = redisconn.client().brpop(QUEUE, timeout=1)
+                # A short block keeps shutdown quick: the loop re-checks `stopping` four times a second (the stop
+                # waits for a job taken to be delivered, and for this block to end).
+                item = redisconn.client().brpop(QUEUE, timeout=0.25)
                 self.last_error = None
             except redisconn.Error as exc:
                 self.last_error = exc.__class__.__name__
