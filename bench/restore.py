@@ -39,15 +39,19 @@ NO_ANSWER = {"connection error", "timeout"}
 UNREACHABLE = NO_ANSWER | {502, 503, 504}
 TABLES = ["users", "chats", "messages", "subscriptions"]
 # Messages of about 250 bytes on disk each; hex text compresses about twofold, like real chat text.
+# Ids are not contiguous (Procedure B moves the restored sequences past the ids handed out since the backup): the
+# new rows take existing ids from arrays of them.
 GROW_SQL = """
 INSERT INTO users (email, password_hash)
   SELECT 'bench' || i || '@example.test', md5(i::text) FROM generate_series(1, {users}) AS i;
 INSERT INTO chats (owner_id, title)
-  SELECT (SELECT min(id) FROM users) + (i % {users}), 'bench chat ' || i FROM generate_series(1, {chats}) AS i;
+  SELECT u.ids[1 + i % cardinality(u.ids)], 'bench chat ' || i
+  FROM (SELECT array_agg(id) AS ids FROM users) AS u, generate_series(1, {chats}) AS i;
 INSERT INTO messages (chat_id, author_id, body)
-  SELECT (SELECT min(id) FROM chats) + (i % {chats}), (SELECT min(id) FROM users),
+  SELECT c.ids[1 + i % cardinality(c.ids)], u.first,
          md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text) || md5((i * 17)::text)
-  FROM generate_series(1, {messages}) AS i;
+  FROM (SELECT array_agg(id) AS ids FROM chats) AS c, (SELECT min(id) AS first FROM users) AS u,
+       generate_series(1, {messages}) AS i;
 ANALYZE;
 """
 
@@ -66,7 +70,10 @@ def compose(stack: Stack) -> backup.Compose:
 
 def psql(stack: Stack, sql: str, database: str = "saas_db") -> str:
     argv = ["exec", "-T", "postgres", "psql", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql]
-    return stack.compose(*argv).stdout
+    done = stack.compose(*argv, check=False)
+    if done.returncode != 0:
+        raise SystemExit("bench: psql failed: " + done.stderr.strip()[-500:])
+    return done.stdout
 
 
 def grow(stack: Stack, size_mb: int) -> int:
@@ -119,6 +126,10 @@ def procedure_b_with_traffic(stack: Stack, label: str) -> dict:
     started = time.monotonic()
     run = stack.playbook("procedure_b", incident=f"bench-{label}")
     seconds = time.monotonic() - started
+    if run.rc != 0:
+        # The figures of a failed run are still printed; why it failed, too.
+        why = run.failed_tasks() or [line for line in run.output.splitlines() if line.startswith(("fatal:", "failed:"))]
+        print(f"  Procedure B failed (rc {run.rc}): " + " | ".join(w[:400] for w in why[-3:]), flush=True)
     time.sleep(2)  # and after it ends, so that recovery is in the samples
     traffic.send_signal(signal.SIGTERM)
     traffic.wait(timeout=60)
