@@ -188,7 +188,7 @@ def main() -> int:
 
     print(f"\nThe race: {args.rounds} round(s), {args.rate:g} requests/s through the port users reach; median "
           "(min-max); ratio to the literal runbook's median")
-    head = f"{'entry':<16}{'rc':>4}" + "".join(f"{label:>22}" for _key, label, _fmt in FIGURES)
+    head = f"{'entry':<16}{'rc':>4}" + "".join(f" {label:>25}" for _key, label, _fmt in FIGURES)
     print(head)
     literal = results.get("A literal")
     for name, rows in results.items():
@@ -199,7 +199,7 @@ def main() -> int:
             if literal and name.startswith("A ") and name != "A literal":
                 base = statistics.median(r[key] for r in literal)
                 cell += f" x{statistics.median(values) / base:.2f}" if base else ""
-            cells.append(f"{cell:>22}")
+            cells.append(f" {cell:>25}")
         print(f"{name:<16}{max(r['rc'] for r in rows):>4}" + "".join(cells))
     worst = {name: max(r["no_answer"] + r["by_rollback"] for r in rows) for name, rows in results.items()}
     b_window = [r["longest"] for r in results.get("B", [])]
