@@ -54,6 +54,7 @@ HEAVIEST_FIRST = (
     "test_procedure_d.py",  # 0.9
     "test_lock_race.py",  # 0.3
     "test_report_browser.py",  # 0.2
+    "test_staging_proxy.py",  # 0.1 (new)
 )
 
 
