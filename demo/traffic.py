@@ -102,10 +102,15 @@ def longest_wait(samples: list[dict], failed=is_failure) -> float:
     """The longest time in which no request got a good answer, in seconds.
 
     Measured between the answers (sent + latency), not the sends: a request the proxy held until the service came
-    back was answered only then, and a user waited for it all along. `failed(status)` says which answers are not
-    good. 0 for fewer than two good answers."""
+    back was answered only then, and a user waited for it all along. From the first request sent and up to the last
+    answer or failure: an outage still open when the samples end counts too. `failed(status)` says which answers
+    are not good. 0 without samples."""
+    if not samples:
+        return 0.0
+    first = min(s["t"] for s in samples)
+    last = max(s["t"] + s["latency_ms"] / 1000 for s in samples)
     answers = sorted(s["t"] + s["latency_ms"] / 1000 for s in samples if not failed(s["status"]))
-    return max((later - earlier for earlier, later in itertools.pairwise(answers)), default=0.0)
+    return max(later - earlier for earlier, later in itertools.pairwise([first, *answers, last]))
 
 
 def percentile(values: list[float], pct: float) -> float:

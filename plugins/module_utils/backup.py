@@ -258,7 +258,7 @@ class Compose:
     def _exec_prefix(self):
         """How to run a command in the service's container: ``docker exec -i <id>`` once its id is known (a
         tenth of a second less per command than ``docker compose exec``, which reads the project each time: a
-        restore's swap runs seven while users wait), else ``docker compose exec -T <service>``."""
+        restore's swap runs four while users wait), else ``docker compose exec -T <service>``."""
         if self._container is None:
             self._container = ""
             docker = self.argv[: self.argv.index("compose")] if "compose" in self.argv[1:] else []

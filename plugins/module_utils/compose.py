@@ -416,6 +416,16 @@ def dry_run_recreated(stderr):
     return found
 
 
+def dry_run_states(stderr):
+    """Each resource's last status in `docker compose up --dry-run`'s progress lines: ``{name: status}``."""
+    states = {}
+    for line in (stderr or "").splitlines():
+        m = _UP_EVENT.match(_DRY_PREFIX.sub("", line))
+        if m:
+            states[m.group(2)] = m.group(3)
+    return states
+
+
 def dry_run_changes(stderr):
     """What `docker compose up --dry-run` would change (up_actions of its progress lines); [] when it would find
     every container as it should be."""

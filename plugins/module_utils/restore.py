@@ -458,9 +458,11 @@ def swap(compose, database, side, kept, backup_id, attempts=5, pause=1.0):
         rc, _unused, err = compose.run(*argv)
         if rc == 0:
             return attempt + 1, advanced
-        error = first_line(err, "rc %d" % rc)
+        # The error, not a warning before it (a session slow to end makes pg_terminate_backend warn).
+        errors = [line for line in (err or "").splitlines() if line.lstrip().startswith(("ERROR:", "FATAL:"))]
+        error = first_line(errors[0] if errors else err, "rc %d" % rc)
         # A session that was still ending: end the sessions and try the renames again (still refused).
-        if "being accessed by other users" not in error:
+        if "being accessed by other users" not in err:
             break
         commands = commands[-2:]
         time.sleep(pause)

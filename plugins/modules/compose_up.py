@@ -33,6 +33,11 @@ description:
     Side by side, requests reach both containers while they run together (Docker's DNS answers the service's
     name with both); the old one leaves the rotation when it stops listening. The service should stop accepting
     connections on its stop signal and finish the requests it has, as most servers do.
+  - >-
+    With O(replace=side_by_side), a stage whose dry run says every container of its services is C(Running) and
+    would change nothing (nothing recreated, started or removed), and whose containers all run healthy, is left as
+    it is: no C(docker compose up --wait). Output the dry run cannot be read from changes nothing: the stage then
+    runs as usual.
 author:
   - runbook.rollback maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -157,6 +162,7 @@ from ansible_collections.runbook.rollback.plugins.module_utils.compose import (
     docker_run,
     dry_run_changes,
     dry_run_recreated,
+    dry_run_states,
     parse_ps,
     problems,
     side_by_side_plan,
@@ -261,7 +267,12 @@ def plan_side_by_side(p):
         ps = compose_run(p["compose_argv"], p["compose_env"], ["ps", "--all", "--format", "json"])
         if dry.returncode != 0 or ps.returncode != 0:
             return none
-        if not dry_run_changes(dry.stderr) and not problems(ps.stdout, p["services"]):
+        containers = parse_ps(ps.stdout)
+        # Left as it is only on the dry run's word for each container (output it cannot read changes nothing).
+        states = dry_run_states(dry.stderr)
+        mine = [c for c in containers if c.get("service") in p["services"]]
+        if (mine and not dry_run_changes(dry.stderr) and not problems(containers, p["services"])
+                and all(states.get(c.get("name")) == "Running" for c in mine)):
             return dict(none, as_is=True)
         config = compose_run(p["compose_argv"], p["compose_env"], ["config", "--format", "json"])
     except (ComposeRunError, ValueError):
@@ -269,7 +280,7 @@ def plan_side_by_side(p):
     if config.returncode != 0:
         return none
     try:
-        plan = side_by_side_plan(json.loads(config.stdout), parse_ps(ps.stdout), dry_run_recreated(dry.stderr),
+        plan = side_by_side_plan(json.loads(config.stdout), containers, dry_run_recreated(dry.stderr),
                                  p["services"], p["singletons"])  # fmt: skip
     except ValueError:
         return none

@@ -109,6 +109,7 @@ def test_the_longest_wait_skips_failed_answers():
     assert traffic.longest_wait(samples, lambda status: status == "connection error") == pytest.approx(1.5)
 
 
-def test_no_wait_without_two_good_answers():
+def test_an_outage_still_open_at_the_end_counts_until_the_last_sample():
     assert traffic.longest_wait([]) == 0.0
-    assert traffic.longest_wait([sample(0.0), sample(1.0, 502)]) == 0.0
+    assert traffic.longest_wait([sample(0.0), sample(1.0, 502), sample(3.0, "timeout", 5000)]) == pytest.approx(7.99)
+    assert traffic.longest_wait([sample(2.0, 503), sample(4.0, 503, 0)]) == pytest.approx(2.0)

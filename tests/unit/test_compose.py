@@ -437,6 +437,10 @@ def test_a_dry_run_that_finds_everything_as_it_should_be_changes_nothing():
     # A stopped container is started, an orphan removed: changes.
     assert compose.dry_run_changes(" DRY-RUN MODE -  Container shop-web-1  Starting\n") != []
     assert compose.dry_run_changes(" DRY-RUN MODE -  Container shop-old-1  Removed\n") != []
+    # What the dry run said of each container, last word kept: the stage is left as it is only on "Running".
+    assert compose.dry_run_states(DRY_RUN)["shop-web-1"] == "Running"
+    assert compose.dry_run_states(DRY_RUN)["shop-api-1"] == "Healthy"
+    assert compose.dry_run_states('{"id": "shop-web-1", "status": "Running"}\n') == {}
 
 
 def _ps(service, name, state="running", health="healthy"):
