@@ -95,6 +95,15 @@ class Race:
             "failed": sorted({f"{s['flow']} {s['status']}" for s in samples if s["status"] in failed}),
         }
 
+    @staticmethod
+    def said(run) -> int:
+        """The run's exit code; why it failed, printed, when it did (the figures of a failed run still count)."""
+        if run.rc != 0:
+            why = run.failed_tasks() or [line for line in run.output.splitlines()
+                                         if line.startswith(("fatal:", "failed:"))]  # fmt: skip
+            print(f"  the run failed (rc {run.rc}): " + " | ".join(w[:400] for w in why[-3:]), flush=True)
+        return run.rc
+
     def wait_answering(self, limit: float = 120) -> None:
         """Until the stack answers its health (the literal runbook does not wait for it)."""
         deadline = time.monotonic() + limit
@@ -125,18 +134,19 @@ class Race:
 
     def a(self, *extra: str) -> dict:
         self.at("v1.2.4")
-        return self.timed(lambda: self.stack.playbook("procedure_a", *extra, version="v1.2.3",
-                                                      incident=f"bench-{uuid.uuid4().hex[:6]}").rc)  # fmt: skip
+        return self.timed(lambda: self.said(self.stack.playbook("procedure_a", *extra, version="v1.2.3",
+                                                                incident=f"bench-{uuid.uuid4().hex[:6]}")))  # fmt: skip
 
     def b(self) -> dict:
         self.at("v1.3.0")
-        return self.timed(lambda: self.stack.playbook("procedure_b", incident=f"bench-{uuid.uuid4().hex[:6]}").rc)
+        incident = f"bench-{uuid.uuid4().hex[:6]}"
+        return self.timed(lambda: self.said(self.stack.playbook("procedure_b", incident=incident)))
 
     def c(self, *extra: str) -> dict:
         # Procedure C pinned billing-service back: the gateway says v1.2.5 all along, so deploy it anew.
         self.at("v1.2.5", "-e", "rollback_replace=plain", always=True)
         incident = f"bench-{uuid.uuid4().hex[:6]}"
-        return self.timed(lambda: self.stack.playbook("procedure_c", *extra, incident=incident).rc,
+        return self.timed(lambda: self.said(self.stack.playbook("procedure_c", *extra, incident=incident)),
                           only=lambda s: s["flow"] != "checkout")  # fmt: skip
 
 
