@@ -396,12 +396,12 @@ def _or_zero(value):
 
 
 # --- Side by side: a service's new container beside its old one -----------------------------------------------
-# A dry run's line for a container it would recreate: "DRY-RUN MODE -  Container app-api-1  Recreate".
 def docker_run(compose_env, args, timeout=120):
     """One command of the engine a project is on (its environment: DOCKER_HOST and the like), as compose_run."""
     return compose_run(["docker"], compose_env, list(args), timeout=timeout, label="docker")
 
 
+# A dry run's line for a container it would recreate: "DRY-RUN MODE -  Container app-api-1  Recreate".
 _DRY_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreated?\s*$")
 _DRY_PREFIX = re.compile(r"^\s*DRY-RUN MODE -\s*")
 
@@ -416,20 +416,20 @@ def dry_run_recreated(stderr):
     return found
 
 
+def _dry_lines(stderr):
+    """A dry run's progress lines without their DRY-RUN prefix: what `up` itself would print."""
+    return [_DRY_PREFIX.sub("", line) for line in (stderr or "").splitlines()]
+
+
 def dry_run_states(stderr):
     """Each resource's last status in `docker compose up --dry-run`'s progress lines: ``{name: status}``."""
-    states = {}
-    for line in (stderr or "").splitlines():
-        m = _UP_EVENT.match(_DRY_PREFIX.sub("", line))
-        if m:
-            states[m.group(2)] = m.group(3)
-    return states
+    return {m.group(2): m.group(3) for m in map(_UP_EVENT.match, _dry_lines(stderr)) if m}
 
 
 def dry_run_changes(stderr):
     """What `docker compose up --dry-run` would change (up_actions of its progress lines); [] when it would find
     every container as it should be."""
-    return up_actions("\n".join(_DRY_PREFIX.sub("", line) for line in (stderr or "").splitlines()))
+    return up_actions("\n".join(_dry_lines(stderr)))
 
 
 def _why_not_twice(spec):
