@@ -373,6 +373,12 @@ def test_timeline_records_each_step(stack):
     assert all(s["status"] == "ok" for s in steps)
 
 
+def why_it_ended(lines: list[str]) -> str:
+    """What a run said of its failures (checks, tasks, warnings) wherever they are, then its last lines."""
+    said = [line for line in lines if re.search(r"^\s*(FAIL |fatal:|failed:|\[WARNING\])", line)]
+    return "".join(said)[-3000:] + "\n...\n" + "".join(lines)[-2000:]
+
+
 @pytest.mark.fault(
     "A stack that does not stay stable once the rollback was told complete",
     how="under traffic, the fake Stripe told to fail every call (redis-cli in Redis, Docker SDK) once the team "
@@ -393,7 +399,7 @@ def test_a_stack_that_does_not_stay_stable_is_told_and_escalated(broken_stack):
         reader.start()
         try:
             while not any((m["json"] or {}).get("event") == "completed" for m in list(receiver.requests)):
-                assert proc.poll() is None, "the run ended before it told 'complete':\n" + "".join(lines)[-3000:]
+                assert proc.poll() is None, "the run ended before it told 'complete':\n" + why_it_ended(lines)
                 time.sleep(0.2)
             code, out = redis.exec_run(["redis-cli", "set", "staging:fail:stripe", "100"])
             assert code == 0, out

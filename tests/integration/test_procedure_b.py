@@ -31,6 +31,7 @@ from reports import assert_report
 
 KNOWN_USER = {"email": "known.user@example.test", "password": "Known-user-pass-1"}
 LATE_USER = "late.user@example.test"
+LATE_PASSWORD = "Late-user-pass-1"
 LATE_CHAT = "written after the deployment"
 LATE_MESSAGE = "a message only the kept database has"
 
@@ -45,7 +46,7 @@ def untouched(stack, containers_before, counts_before) -> None:
 
 @pytest.fixture(scope="module")
 def broken(stack):
-    late = {"email": LATE_USER, "password": "Late-user-pass-1", "chat": LATE_CHAT, "message": LATE_MESSAGE}
+    late = {"email": LATE_USER, "password": LATE_PASSWORD, "chat": LATE_CHAT, "message": LATE_MESSAGE}
     return broken_with_data(stack, KNOWN_USER, late)
 
 
@@ -232,6 +233,8 @@ def assert_prepared(events, services, output: str) -> None:
 
 def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, stack):
     postgres_before, proxy_before = stack.containers()["postgres"], stack.containers()["proxy"]
+    # A session of a user who registered after the backup: the restore removes the user, not the session.
+    late_token = api(stack, "/api/auth/login", {"email": LATE_USER, "password": LATE_PASSWORD})["token"]
     with notifying(stack) as receiver, ContainerEvents(stack.project) as engine:
         # A maximum downtime of 15 s, as a matrix's would be of minutes: the restore runs past it.
         run = stack.playbook("procedure_b", incident="inc-b", notify_max_downtime_minutes=0.25, rollback_probe=True)
@@ -279,6 +282,10 @@ def test_procedure_b_restores_the_pre_deploy_backup_and_loses_nothing(broken, st
     assert stack.get("/health")[1].get("version") == "v1.2.3"
     assert stack.containers()["postgres"] == postgres_before
     api(stack, "/api/auth/login", KNOWN_USER)
+    # The late user's session is taken for signed out (401), not a write that breaks a foreign key (500 each).
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        api(stack, "/api/chats", {"title": "after the restore"}, token=late_token)
+    assert answer.value.code == 401, answer.value.read()
     kept = [d for d in databases(stack) if d.startswith("saas_db_before_rollback_")]
     assert len(kept) == 1 and [d for d in databases(stack) if "_restore_" in d] == []
     # Ids handed out on the broken release are never handed out again (the smoke flows' new user).

@@ -7,6 +7,8 @@ traceback the verification's log check would count.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
@@ -91,6 +93,24 @@ def test_a_request_in_flight_is_answered_before_the_stop(service):
             answer += chunk
     assert answer.startswith(b"HTTP/1.0 200") and len(answer) > 200000
     assert proc.wait(timeout=10) == 0
+
+
+def test_a_stop_signal_taken_by_a_request_thread_still_stops_the_service(service):
+    proc, port = service()
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"GET /slow HTTP/1.0\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)  # a thread of the server answers it
+        threads = sorted(int(t.name) for t in Path(f"/proc/{proc.pid}/task").iterdir() if int(t.name) != proc.pid)
+        assert threads, "the server runs no thread besides its main one"
+        # kill(2) on a thread's id hands the signal to that thread (docker stop's SIGTERM may land on any of them).
+        for tid in threads:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tid, signal.SIGTERM)
+            break
+        # Python runs the handler in the main thread only: blocked without a timeout, the main thread never saw
+        # the stop, and the service ran on until the engine killed it.
+        assert proc.wait(timeout=10) == 0
+    assert "stopping" in proc.stdout.read()
 
 
 def test_a_caller_that_hangs_up_is_one_line_not_a_traceback(service):

@@ -189,7 +189,11 @@ def serve(handler, ports=(8000,), on_stop=()):
     for server in servers:
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     log.info("listening", ports=list(ports), version=config.version())
-    stop.wait()
+    # Woken twice a second: Python runs a signal's handler in the main thread only, and a SIGTERM the kernel hands
+    # to one of the request threads does not interrupt a main thread blocked without a timeout. Then the stop was
+    # never seen: the gateway kept answering 502 for its stopped upstreams until it was killed (make bench).
+    while not stop.wait(0.5):
+        pass
     for server in servers:
         server.shutdown()
         drain_and_close(server)
