@@ -137,6 +137,10 @@ replaced:
     old:
       description: The container that served until its replacement was healthy (C(side_by_side) only).
       type: str
+    killed:
+      description: Present (true) when the old container did not exit on its stop signal and was killed at the end
+        of O(stop_timeout); a warning says so too. It served beside the new one until then.
+      type: bool
 shut_down:
   description: Whether it failed because O(shutdown_mark) exists (before it started anything, or once Procedure D
     stopped the stage's containers while it waited on them).
@@ -368,8 +372,10 @@ def side_by_side(module, p, old_of, shut_down, replaced):
     for svc, old in old_of.items():
         # Procedure D's mark: nothing more is done (D stops every container of the project itself).
         shut_down(actions)
+        killed = False
         try:
             stopped = _docker(p, "stop", "--time", str(p["stop_timeout"]), old)
+            killed = stopped.returncode == 0 and _killed(p, old)
             removed = _docker(p, "rm", old) if stopped.returncode == 0 else stopped
             why = " ".join(removed.stderr.split())[:300] if removed.returncode != 0 else ""
         except ComposeRunError as exc:
@@ -380,7 +386,22 @@ def side_by_side(module, p, old_of, shut_down, replaced):
                              changed=True, actions=actions, problems=[], replaced=replaced)  # fmt: skip
         actions.append({"what": "container", "id": old, "status": "Removed"})
         replaced.append({"service": svc, "how": "side_by_side", "old": old})
+        if killed:
+            replaced[-1]["killed"] = True
+            module.warn("%s: the old container %s did not exit on its stop signal and was killed after %ds; it served "
+                        "beside %s until then. Its process should exit on that signal (SIGTERM, or the service's "
+                        "stop_signal)." % (svc, old, p["stop_timeout"], ", ".join(new_of[svc])))
     return actions
+
+
+def _killed(p, name):
+    """Whether a stopped container was killed at the end of its stop timeout (exit 137, not by the kernel's OOM
+    killer) rather than exiting on its stop signal; False when the engine cannot say."""
+    try:
+        state = _docker(p, "inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", name)
+    except ComposeRunError:
+        return False
+    return state.returncode == 0 and state.stdout.split() == ["137", "false"]
 
 
 if __name__ == "__main__":

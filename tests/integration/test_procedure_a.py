@@ -431,3 +431,53 @@ def test_a_stack_that_does_not_stay_stable_is_told_and_escalated(broken_stack):
     assert (last["version"], last["action"], last["result"]) == ("v1.2.3", "rollback", "unstable"), last
     assert "stability: error rate at or above" in last["reason"]
     assert broken_stack.get("/health")[1]["version"] == "v1.2.3"
+
+
+SIGNAL_APP = """
+services:
+  app:
+    image: runbook-rollback/base:bookworm
+    pull_policy: never
+    command: {command}
+    environment: {{RELEASE: "{release}"}}
+    healthcheck: {{test: ["CMD", "true"], interval: 1s, start_period: 0s}}
+"""
+# As PID 1 without a handler, sleep ignores SIGTERM (as a service that never sees its stop signal does); the shell
+# exits on it.
+DEAF = '["sleep", "infinity"]'
+HEARS = '["sh", "-c", "trap \\"exit 0\\" TERM; while :; do sleep 0.1; done"]'
+
+
+@pytest.mark.fault(
+    "A service that does not exit on its stop signal",
+    how="a container whose PID 1 has no handler for SIGTERM (sleep), replaced side by side with a 1 s stop timeout",
+    holds="it is killed at the end of the timeout and the run says so in a warning naming it; one that exits on its "
+    "signal goes without a word",
+)
+def test_an_old_container_killed_rather_than_stopped_is_said(stack, tmp_path):
+    project = f"rbsig{uuid.uuid4().hex[:6]}"
+    compose = tmp_path / "compose.yml"
+    argv = ["docker", "compose", "-p", project, "-f", str(compose)]
+
+    def replace() -> tuple[int, dict]:
+        return stack.module("compose_up", {"compose_argv": argv, "compose_env": {}, "services": ["app"],
+                                           "replace": "side_by_side", "stop_timeout": 1, "wait_timeout": 60})
+
+    try:
+        compose.write_text(SIGNAL_APP.format(command=DEAF, release="1"))
+        subprocess.run([*argv, "up", "--detach", "--wait"], check=True, capture_output=True)
+        compose.write_text(SIGNAL_APP.format(command=HEARS, release="2"))
+        rc, result = replace()
+        assert rc == 0, result
+        ((entry),) = result["replaced"]
+        assert (entry["how"], entry.get("killed")) == ("side_by_side", True), result
+        (warning,) = [w for w in result.get("warnings", []) if "stop signal" in w]
+        assert warning.startswith(f"app: the old container {entry['old']} did not exit on its stop signal"), warning
+        # The one that takes its signal goes without a word.
+        compose.write_text(SIGNAL_APP.format(command=HEARS, release="3"))
+        rc, result = replace()
+        assert rc == 0, result
+        assert [(e["how"], e.get("killed")) for e in result["replaced"]] == [("side_by_side", None)], result
+        assert not [w for w in result.get("warnings", []) if "stop signal" in w], result
+    finally:
+        subprocess.run([*argv, "down", "--volumes", "--timeout", "0"], capture_output=True, check=False)
