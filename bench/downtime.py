@@ -99,9 +99,7 @@ class Race:
     def said(run) -> int:
         """The run's exit code; why it failed, printed, when it did (the figures of a failed run still count)."""
         if run.rc != 0:
-            why = run.failed_tasks() or [line for line in run.output.splitlines()
-                                         if line.startswith(("fatal:", "failed:"))]  # fmt: skip
-            print(f"  the run failed (rc {run.rc}): " + " | ".join(w[:400] for w in why[-3:]), flush=True)
+            print(f"  the run failed (rc {run.rc}): " + " | ".join(w[:400] for w in run.why_failed()[-3:]), flush=True)
         return run.rc
 
     def wait_answering(self, limit: float = 120) -> None:

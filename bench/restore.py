@@ -128,8 +128,7 @@ def procedure_b_with_traffic(stack: Stack, label: str) -> dict:
     seconds = time.monotonic() - started
     if run.rc != 0:
         # The figures of a failed run are still printed; why it failed, too.
-        why = run.failed_tasks() or [line for line in run.output.splitlines() if line.startswith(("fatal:", "failed:"))]
-        print(f"  Procedure B failed (rc {run.rc}): " + " | ".join(w[:400] for w in why[-3:]), flush=True)
+        print(f"  Procedure B failed (rc {run.rc}): " + " | ".join(w[:400] for w in run.why_failed()[-3:]), flush=True)
     time.sleep(2)  # and after it ends, so that recovery is in the samples
     traffic.send_signal(signal.SIGTERM)
     traffic.wait(timeout=60)

@@ -72,6 +72,12 @@ class Run:
         """The msg of each failed task that was not ignored, in order, from the run's events."""
         return failed_messages(self.events)
 
+    def why_failed(self) -> list[str]:
+        """What the run said of its failure: its failed tasks' messages, else (a run without events) the output's
+        fatal and failed lines."""
+        return self.failed_tasks() or [line for line in self.output.splitlines()
+                                       if line.startswith(("fatal:", "failed:"))]  # fmt: skip
+
     def hosts_that_ran(self) -> set[str]:
         """The hosts that ran at least one task, from the run's events."""
         return {e["event_data"]["host"] for e in self.events
